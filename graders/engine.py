@@ -1,0 +1,270 @@
+"""Grade one submission: run every hidden test against the student's worker and the
+reference, compare, diagnose known mistakes, and score. Rendering is not done here."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from graders import __version__
+from graders.assignment import Assignment
+from graders.catalog import Entry
+from graders.compare import compare
+from graders.hidden import Fail, Inputs, TestSpec, derive_seed, mutation_failure
+from graders.mutation import watch
+from graders.protocol import StudentError
+from graders.sandbox import ISOLATION_LEVEL, RemoteImpl, SubmissionNotLoaded, Worker, WorkerFailure
+
+
+@dataclass
+class Diagnosis:
+    id: str
+    explanation: str
+
+
+@dataclass
+class TestResult:
+    name: str
+    task: str
+    device: str
+    description: str
+    max_points: float
+    points: float = 0.0
+    status: str = "failed"  # passed | failed | not_run
+    message: str = ""
+    diagnoses: list[Diagnosis] = field(default_factory=list)
+    limit: str | None = None  # the limit hit, if any
+    crashed: bool = False  # the worker died or timed out during this test
+
+
+@dataclass
+class SubmissionResult:
+    student: str
+    assignment: str
+    status: str  # graded | not_loaded
+    message: str = ""
+    tests: list[TestResult] = field(default_factory=list)
+    output: str = ""
+    isolation: str = ISOLATION_LEVEL
+    grader_version: str = __version__
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return round(sum(t.points for t in self.tests), 6)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(t.max_points for t in self.tests if t.status != "not_run"), 6)
+
+    @property
+    def limits_hit(self) -> list[str]:
+        return sorted({t.limit for t in self.tests if t.limit})
+
+
+class LocalImpl:
+    """The ``impl`` fixture for trusted code (the reference, a catalog entry): direct calls,
+    with the same in-place-modification check the student's worker gets."""
+
+    def __init__(self, module):
+        self._module = module
+
+    def __getattr__(self, name: str):
+        function = getattr(self._module, name)
+
+        def call(*args, **kwargs):
+            watcher = watch(function, args, kwargs)
+            value = function(*args, **kwargs)
+            changed = watcher.changed()
+            if changed:
+                raise mutation_failure(name, changed)
+            return value
+
+        return call
+
+
+@dataclass
+class _Run:
+    """What one body produced for one implementation: a value, or the check that failed."""
+
+    value: object = None
+    failure: Fail | None = None
+    error: Exception | None = None
+
+
+def available_devices() -> set[str]:
+    devices = {"cpu"}
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            devices.add("cuda")
+    except ImportError:
+        pass
+    return devices
+
+
+def plan(assignment: Assignment, devices: set[str] | None = None) -> list[tuple[TestSpec, str]]:
+    """Every (test, device) pair to report; device-free tests run once, as "cpu"."""
+    wanted = devices or set(assignment.devices)
+    pairs = []
+    for spec in assignment.tests:
+        for device in (assignment.devices if "device" in spec.params else ("cpu",)):
+            if device in wanted:
+                pairs.append((spec, device))
+    return pairs
+
+
+def grade(assignment: Assignment, submission: Path, student: str,
+          devices: set[str] | None = None) -> SubmissionResult:
+    started = time.monotonic()
+    result = SubmissionResult(student=student, assignment=assignment.name, status="graded")
+    present = available_devices()
+    session = _WorkerSession(assignment, Path(submission))
+    try:
+        for spec, device in plan(assignment, devices):
+            test = TestResult(spec.name, spec.task, device, _first_line(spec.body.__doc__),
+                              assignment.test_points(spec, device))
+            result.tests.append(test)
+            if device not in present:
+                test.status, test.message = "not_run", f"not run (no {device.upper()} on the grading machine)"
+                continue
+            _run_test(assignment, spec, device, student, session, test, started)
+        if session.load_error:
+            result.status, result.message = "not_loaded", session.load_error
+    finally:
+        result.output = session.close()
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+class _WorkerSession:
+    """The student's worker, restarted after a crash so one crash costs only its own test."""
+
+    def __init__(self, assignment: Assignment, submission: Path):
+        self.assignment = assignment
+        self.submission = submission
+        self.worker: Worker | None = None
+        self.load_error: str | None = None
+        self._output: list[str] = []
+
+    def impl(self) -> RemoteImpl:
+        if self.load_error:
+            raise SubmissionNotLoaded(self.load_error)
+        if self.worker is None:
+            try:
+                self.worker = Worker(self.submission, self.assignment.module, self.assignment.limits)
+            except WorkerFailure as failure:
+                self.load_error = f"the submission could not be imported: {failure.message}"
+                raise SubmissionNotLoaded(self.load_error) from None
+            except SubmissionNotLoaded as failure:
+                self.load_error = str(failure)
+                raise
+            if self.worker.load_error:
+                error = self.worker.load_error
+                self.load_error = f"{self.assignment.module}.py could not be imported: {error['type']}: {error['message']}"
+                self._retire()
+                raise SubmissionNotLoaded(self.load_error)
+        return RemoteImpl(self.worker)
+
+    def crashed(self) -> None:
+        self._retire()
+
+    def _retire(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+            self._output.append(self.worker.output.text())
+            self.worker = None
+
+    def close(self) -> str:
+        self._retire()
+        return "\n".join(text for text in self._output if text)
+
+
+def _run_test(assignment: Assignment, spec: TestSpec, device: str, student: str,
+              session: _WorkerSession, test: TestResult, started: float) -> None:
+    seed = derive_seed(student, assignment.name, spec.name, device)
+    expected = _execute(spec, LocalImpl(assignment.reference), seed, device)
+    if expected.failure or expected.error:
+        problem = expected.failure or expected.error
+        raise RuntimeError(f"the reference fails hidden test {spec.name} on {device}: {problem!r}")
+    if time.monotonic() - started > assignment.limits.submission_seconds:
+        test.message = f"not graded: the submission used up its {assignment.limits.submission_seconds:g} s time limit"
+        test.limit = "submission_seconds"
+        return
+    try:
+        actual = _execute(spec, session.impl(), seed, device)
+    except SubmissionNotLoaded as error:
+        test.message = str(error)
+        return
+    if isinstance(actual.error, WorkerFailure):
+        session.crashed()
+        test.message, test.limit, test.crashed = actual.error.message, actual.error.limit, True
+        return
+    if actual.error is not None:
+        test.message = _explain_error(actual.error)
+        return
+    if actual.failure is not None:
+        test.message = actual.failure.message
+    else:
+        differences = compare(actual.value, expected.value, lambda dtype: assignment.tolerance_for(dtype, spec))
+        if not differences:
+            test.status, test.points = "passed", test.max_points
+            return
+        test.message = "\n".join(differences)
+    test.diagnoses = _diagnose(assignment, spec, seed, device, actual, expected)
+
+
+def _execute(spec: TestSpec, impl, seed: int, device: str) -> _Run:
+    fixtures = {"impl": impl, "rand": Inputs(seed, device), "device": device}
+    try:
+        value = spec.body(**{name: fixtures[name] for name in spec.params})
+    except Fail as failure:
+        return _Run(failure=failure)
+    except (StudentError, WorkerFailure) as error:
+        return _Run(error=error)
+    except Exception as error:  # noqa: BLE001 - a mistake variant may crash; that is a result too
+        return _Run(error=error)
+    return _Run(value=value)
+
+
+def _diagnose(assignment: Assignment, spec: TestSpec, seed: int, device: str,
+              actual: _Run, expected: _Run) -> list[Diagnosis]:
+    """The catalogued mistakes whose behaviour on these same inputs matches the student's."""
+    by_id = {entry.id: entry for entry in assignment.mistakes}
+    if actual.failure is not None and actual.failure.mistake in by_id:
+        entry = by_id[actual.failure.mistake]
+        return [Diagnosis(entry.id, entry.explanation)]
+    tolerance = lambda dtype: assignment.tolerance_for(dtype, spec)  # noqa: E731
+    found = []
+    for entry in assignment.mistakes:
+        wrong = _execute(spec, LocalImpl(assignment.implementation_with(entry)), seed, device)
+        if _same_behaviour(actual, wrong, expected, tolerance):
+            found.append(Diagnosis(entry.id, entry.explanation))
+    return found
+
+
+def _same_behaviour(actual: _Run, wrong: _Run, expected: _Run, tolerance) -> bool:
+    if actual.failure is not None:
+        return wrong.failure is not None and wrong.failure.message == actual.failure.message
+    if actual.value is None or wrong.failure is not None or wrong.error is not None:
+        return False
+    if not compare(wrong.value, expected.value, tolerance):
+        return False  # this mistake does not show on these inputs
+    return not compare(actual.value, wrong.value, tolerance)
+
+
+def _explain_error(error: Exception) -> str:
+    if isinstance(error, StudentError):
+        if error.type_name == "NotImplementedError":
+            return f"{error.function}() is not implemented yet (it raises NotImplementedError)"
+        if error.type_name == "MissingFunction":
+            return error.message
+        tail = error.traceback.strip().splitlines()[-6:]
+        return f"{error.function}() raised {error.type_name}: {error.message}" + (
+            "\n" + "\n".join(tail) if tail else "")
+    return f"{type(error).__name__}: {error}"
+
+
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""

@@ -1,0 +1,321 @@
+"""The trusted side of a worker: start it from the zygote, talk to it, bound it, kill it."""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from graders import protocol
+from graders.hidden import mutation_failure
+
+ISOLATION_LEVEL = "process"  # rlimits, own session, scrubbed env, private working copy
+MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    call_seconds: float = 10.0
+    submission_seconds: float = 300.0
+    memory_mb: int = 2048
+    output_kb: int = 64
+    file_mb: int = 64
+
+    @property
+    def cpu_seconds(self) -> int:
+        return int(self.submission_seconds) + 1
+
+
+class WorkerFailure(Exception):
+    """The worker could not answer: it timed out, died or broke the protocol."""
+
+    def __init__(self, message: str, limit: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.limit = limit  # which limit was hit, if one was
+
+
+class SubmissionNotLoaded(Exception):
+    """The submission's module could not be imported."""
+
+
+# --------------------------------------------------------------------------- zygote
+
+class Zygote:
+    """A warm interpreter (numpy and torch imported) that forks workers on request."""
+
+    def __init__(self, start_timeout: float = 300.0):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        root = str(Path(__file__).resolve().parent.parent)
+        bootstrap = f"import sys; sys.path.insert(0, {root!r}); from graders.zygote import main; main()"
+        self._process = subprocess.Popen(
+            [sys.executable, "-I", "-c", bootstrap, str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], env=_clean_environment(), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, start_new_session=True)
+        theirs.close()
+        self._control = ours
+        self._lock = threading.Lock()
+        self._control.settimeout(start_timeout)
+        try:
+            ready = self._control.recv(1 << 16)
+        except OSError:
+            ready = b""
+        if not ready:
+            self.close()
+            raise RuntimeError("the worker zygote failed to start (could numpy and torch be imported?)")
+        self._control.settimeout(30)
+
+    def spawn(self, request: dict, worker_fd: int, output_fd: int) -> int:
+        with self._lock:
+            socket.send_fds(self._control, [json.dumps({"op": "spawn", **request}).encode()],
+                            [worker_fd, output_fd])
+            return json.loads(self._control.recv(1 << 16))["pid"]
+
+    def exit_status(self, pid: int, wait: float = 1.0) -> int | None:
+        """The worker's wait status once the zygote has reaped it, or None if still unknown."""
+        deadline = time.monotonic() + wait
+        while True:
+            with self._lock:
+                self._control.sendall(json.dumps({"op": "status", "pid": pid}).encode())
+                status = json.loads(self._control.recv(1 << 16))["status"]
+            if status is not None or time.monotonic() > deadline:
+                return status
+            time.sleep(0.01)
+
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def close(self) -> None:
+        self._control.close()
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+
+_zygote: Zygote | None = None
+_zygote_pid: int | None = None
+
+
+def shared_zygote() -> Zygote:
+    """This process's zygote, started on first use (and again if it died or we forked)."""
+    global _zygote, _zygote_pid
+    if _zygote is None or _zygote_pid != os.getpid() or not _zygote.alive():
+        _zygote, _zygote_pid = Zygote(), os.getpid()
+        atexit.register(_zygote.close)
+    return _zygote
+
+
+def _clean_environment() -> dict:
+    keep = ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env["OMP_NUM_THREADS"] = "1"
+    return env
+
+
+# --------------------------------------------------------------------------- worker
+
+class Worker:
+    """One submission imported in one sandboxed process."""
+
+    def __init__(self, submission_dir: Path, module: str, limits: Limits):
+        self.limits = limits
+        self.module = module
+        self.output = _OutputCollector(limits.output_kb * 1024)
+        self._zygote = shared_zygote()
+        self._workdir = Path(tempfile.mkdtemp(prefix="nngrade-worker-"))
+        self._pid = None
+        self._sock = None
+        self.load_error: dict | None = None
+        try:
+            _copy_submission(submission_dir, self._workdir)
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self) -> None:
+        ours, theirs = socket.socketpair()
+        read_end, write_end = os.pipe()
+        request = {"module": self.module, "workdir": str(self._workdir), "limits": {
+            "cpu_seconds": self.limits.cpu_seconds, "file_bytes": self.limits.file_mb << 20,
+            "memory_bytes": self.limits.memory_mb << 20}}
+        try:
+            self._pid = self._zygote.spawn(request, theirs.fileno(), write_end)
+        finally:
+            theirs.close()
+            os.close(write_end)
+        self._sock = ours
+        self.output.start(read_end)
+        reply = self._receive(self.limits.call_seconds, f"importing {self.module}.py")
+        if not reply["ok"]:
+            self.load_error = reply["error"]
+
+    def call(self, function: str, args: tuple, kwargs: dict):
+        """Run ``function`` in the worker; raise what the student's code raised."""
+        if self._sock is None:
+            raise WorkerFailure("the worker has already stopped")
+        try:
+            protocol.write_message(self._sock, {"op": "call", "function": function,
+                                                "args": list(args), "kwargs": dict(kwargs)})
+        except OSError:
+            raise self._failure(f"running {function}()") from None
+        reply = self._receive(self.limits.call_seconds, f"running {function}()")
+        if not reply.get("ok"):
+            error = reply["error"]
+            raise protocol.StudentError(function, error["type"], error["message"], error.get("traceback", ""))
+        if reply.get("mutated"):
+            raise mutation_failure(function, reply["mutated"])
+        return reply.get("value")
+
+    def _receive(self, timeout: float, during: str) -> dict:
+        self._sock.settimeout(timeout)
+        try:
+            reply = protocol.read_message(self._sock)
+        except socket.timeout:
+            self.kill()
+            raise WorkerFailure(f"timed out after {timeout:g} s while {during} "
+                                f"(the per-call time limit)", limit="call_seconds") from None
+        except (EOFError, OSError, protocol.ProtocolError) as error:
+            raise self._failure(during, error) from None
+        if not isinstance(reply, dict) or "ok" not in reply:
+            self.kill()
+            raise WorkerFailure(f"the worker sent a malformed reply while {during}")
+        return reply
+
+    def _failure(self, during: str, cause=None) -> WorkerFailure:
+        self.kill()
+        status = self._zygote.exit_status(self._pid) if self._pid else None
+        if isinstance(cause, protocol.ProtocolError):
+            return WorkerFailure(f"the worker broke the result protocol while {during}: {cause}")
+        return _describe_exit(status, during, self.limits)
+
+    def kill(self) -> None:
+        if self._pid is not None:
+            try:
+                os.killpg(self._pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def close(self) -> None:
+        self.kill()
+        self.output.stop()
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class RemoteImpl:
+    """The ``impl`` fixture for a student: attribute access calls into the worker."""
+
+    def __init__(self, worker: Worker):
+        self._worker = worker
+        self.called: list[str] = []
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def call(*args, **kwargs):
+            self.called.append(name)
+            return self._worker.call(name, args, kwargs)
+
+        call.__name__ = name
+        return call
+
+
+def _describe_exit(status: int | None, during: str, limits: Limits) -> WorkerFailure:
+    if status is None:
+        return WorkerFailure(f"the worker stopped answering while {during}")
+    if os.WIFEXITED(status):
+        code = os.WEXITSTATUS(status)
+        return WorkerFailure(f"the process exited with code {code} while {during} "
+                             "(os._exit or a crash in native code)")
+    signum = os.WTERMSIG(status)
+    if signum == signal.SIGXCPU:
+        return WorkerFailure(f"hit the CPU-time limit of {limits.cpu_seconds} s while {during}",
+                             limit="submission_seconds")
+    if signum == signal.SIGXFSZ:
+        return WorkerFailure(f"wrote a file larger than {limits.file_mb} MiB while {during}",
+                             limit="file_mb")
+    name = signal.Signals(signum).name if signum in signal.Signals._value2member_map_ else str(signum)
+    return WorkerFailure(f"the process was killed by {name} while {during}")
+
+
+def _copy_submission(source: Path, target: Path) -> None:
+    """Copy regular files only (no links out of the folder), within a size cap."""
+    total = 0
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(source)
+        if path.is_symlink() or any(part.startswith(".git") for part in relative.parts):
+            continue
+        if path.is_dir():
+            (target / relative).mkdir(parents=True, exist_ok=True)
+        elif path.is_file():
+            total += path.stat().st_size
+            if total > MAX_SUBMISSION_BYTES:
+                raise SubmissionNotLoaded(f"the submission is larger than {MAX_SUBMISSION_BYTES >> 20} MiB")
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target / relative)
+
+
+class _OutputCollector:
+    """Keeps the first ``cap`` bytes a worker prints and counts the rest."""
+
+    def __init__(self, cap: int):
+        self.cap = cap
+        self.kept = bytearray()
+        self.total = 0
+        self._fd = None
+        self._thread = None
+
+    def start(self, fd: int) -> None:
+        self._fd = fd
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self._fd, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self.total += len(chunk)
+            room = self.cap - len(self.kept)
+            if room > 0:
+                self.kept += chunk[:room]
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = None
+
+    def text(self) -> str:
+        text = self.kept.decode("utf-8", "replace")
+        if self.total > len(self.kept):
+            text += f"\n[... {self.total - len(self.kept)} more bytes of output cut: the output limit is {self.cap // 1024} KiB]"
+        return text

@@ -1,0 +1,158 @@
+"""The worker: the only process that ever imports or runs a submission.
+
+It is forked from the warm zygote (``graders.zygote``) with numpy and torch already
+imported, confines itself (new session, rlimits, scrubbed environment, private working
+directory), imports the student's module and then answers call requests until the
+trusted side hangs up. It holds no grader state: no reference, no hidden tests, no
+expected values, nothing a submission could read or patch to its advantage.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import resource
+import signal
+import sys
+import traceback
+
+import numpy as np
+
+from graders import mutation, protocol
+
+_TRACEBACK_LIMIT = 4000
+
+
+def run(control_fd: int, output_fd: int, request: dict) -> None:
+    """Confine this fresh child, then serve requests on ``control_fd``. Never returns."""
+    import socket
+
+    try:
+        _confine(output_fd, request)
+        sock = socket.socket(fileno=control_fd)
+        _serve(sock, request)
+    finally:
+        os._exit(0)
+
+
+def _confine(output_fd: int, request: dict) -> None:
+    os.setsid()  # its own process group, so the trusted side kills everything it spawns
+    for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+        signal.signal(signum, signal.SIG_DFL)
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    os.close(output_fd)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+    sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+
+    workdir = request["workdir"]
+    os.chdir(workdir)
+    os.environ.clear()
+    os.environ.update({"HOME": workdir, "TMPDIR": workdir, "PATH": "/usr/bin:/bin",
+                       "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"})
+
+    limits = request["limits"]
+    _limit(resource.RLIMIT_CPU, limits["cpu_seconds"])
+    _limit(resource.RLIMIT_FSIZE, limits["file_bytes"])
+    _limit(resource.RLIMIT_CORE, 0)
+    if limits.get("memory_bytes"):
+        # The zygote's address space is already large (torch); allow this much on top.
+        _limit(resource.RLIMIT_AS, _current_address_space() + limits["memory_bytes"])
+    sys.path.insert(0, workdir)
+
+
+def _limit(kind: int, value: int) -> None:
+    soft, hard = resource.getrlimit(kind)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(kind, (value, hard))
+
+
+def _current_address_space() -> int:
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[0])
+    return pages * resource.getpagesize()
+
+
+# --------------------------------------------------------------------------- serving
+
+class _Session:
+    def __init__(self):
+        self.module = None
+        self.objects: dict[int, object] = {}
+
+    def keep(self, obj) -> int:
+        handle = len(self.objects) + 1
+        self.objects[handle] = obj
+        return handle
+
+    def resolve(self, handle: int):
+        try:
+            return self.objects[handle]
+        except KeyError:
+            raise protocol.ProtocolError(f"unknown handle {handle}") from None
+
+
+def _serve(sock, request: dict) -> None:
+    session = _Session()
+    _reply(sock, session, _load(session, request["module"], request["workdir"]))
+    while True:
+        try:
+            message = protocol.read_message(sock, resolve_handle=session.resolve, build_generators=True)
+        except EOFError:
+            return
+        if message.get("op") == "call":
+            _reply(sock, session, _call(session, message["function"], message["args"], message["kwargs"]))
+        else:
+            return
+
+
+def _reply(sock, session: _Session, reply: dict) -> None:
+    try:
+        protocol.write_message(sock, reply, make_handle=session.keep)
+    except (TypeError, ValueError) as error:
+        protocol.write_message(sock, {"ok": False, "error": _describe_error(error, "sending the result")})
+
+
+def _load(session: _Session, module_name: str, workdir: str) -> dict:
+    path = os.path.join(workdir, module_name + ".py")
+    if not os.path.isfile(path):
+        return {"ok": False, "error": {"type": "FileNotFoundError",
+                                       "message": f"{module_name}.py is missing from the submission",
+                                       "traceback": ""}}
+    try:
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    except BaseException as error:  # noqa: BLE001 - SystemExit at import is a student error too
+        return {"ok": False, "error": _describe_error(error, f"importing {module_name}.py")}
+    session.module = module
+    return {"ok": True}
+
+
+def _call(session: _Session, name: str, args: list, kwargs: dict) -> dict:
+    function = getattr(session.module, name, None)
+    if not callable(function):
+        return {"ok": False, "error": {"type": "MissingFunction",
+                                       "message": f"the submission defines no function {name}()",
+                                       "traceback": ""}}
+    watch = mutation.watch(function, args, kwargs)
+    try:
+        value = function(*args, **kwargs)
+    except BaseException as error:  # noqa: BLE001 - report sys.exit() and the like, then go on
+        return {"ok": False, "error": _describe_error(error, f"calling {name}")}
+    return {"ok": True, "value": value, "mutated": watch.changed()}
+
+
+def _describe_error(error: BaseException, during: str) -> dict:
+    if isinstance(error, SystemExit):
+        message = f"the code called sys.exit({error.code!r}) while {during}"
+    elif isinstance(error, MemoryError):
+        message = f"ran out of memory while {during} (the worker's memory limit)"
+    else:
+        message = str(error)
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    # The private folder's name changes every run; regrades must read the same.
+    text = text.replace(os.getcwd() + os.sep, "")
+    return {"type": type(error).__name__, "message": message[:2000], "traceback": text[-_TRACEBACK_LIMIT:]}

@@ -1,0 +1,82 @@
+"""The warm process workers are forked from.
+
+Started once per grading process with a clean environment, it imports numpy and torch
+(the slow part of starting a worker) and nothing of the grader's state, then forks one
+worker per request. A request arrives on the control socket with two file descriptors
+attached: the worker's end of its own socket pair and the write end of its output pipe.
+CUDA is never initialised here, so a forked worker may still initialise it.
+
+Run as ``python -I -m graders.zygote CONTROL_FD``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+
+
+def warm_up() -> None:
+    import numpy  # noqa: F401
+
+    try:
+        import torch
+
+        # One intra-op thread per worker: graders run many workers side by side, and a
+        # forked child must not inherit a half-started thread pool.
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    import graders.worker  # noqa: F401
+
+
+def serve(control: socket.socket) -> None:
+    exits: dict[int, int] = {}
+
+    def reap(signum, frame):
+        # Keep each worker's wait status so the grader can say why it died.
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            exits[pid] = status
+            if len(exits) > 4096:
+                exits.pop(next(iter(exits)))
+
+    signal.signal(signal.SIGCHLD, reap)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the grader's to handle
+    while True:
+        try:
+            payload, fds, _, _ = socket.recv_fds(control, 1 << 16, 2)
+        except OSError:
+            return
+        if not payload:
+            return
+        request = json.loads(payload)
+        if request["op"] == "status":
+            control.sendall(json.dumps({"status": exits.get(request["pid"])}).encode())
+            continue
+        pid = os.fork()
+        if pid == 0:
+            control.close()
+            from graders import worker
+
+            worker.run(fds[0], fds[1], request)
+        for fd in fds:
+            os.close(fd)
+        control.sendall(json.dumps({"pid": pid}).encode())
+
+
+def main() -> None:
+    control = socket.socket(fileno=int(sys.argv[1]))
+    warm_up()
+    control.sendall(b'{"ready": true}')
+    serve(control)
+
+
+if __name__ == "__main__":
+    main()
