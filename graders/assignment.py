@@ -114,7 +114,8 @@ class Assignment:
         untested = set(self.tasks) - {s.task for s in specs}
         if untested:
             raise ManifestError(f"tasks without hidden tests: {sorted(untested)}")
-        return specs
+        order = list(self.tasks)
+        return sorted(specs, key=lambda s: order.index(s.task))  # feedback follows the manifest
 
     @cached_property
     def mistakes(self) -> list[Entry]:
