@@ -1,0 +1,39 @@
+"""Fixtures for nngrade's own test suite."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from graders import assignment
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENTS = assignment.available(ROOT)
+
+
+@pytest.fixture(scope="session")
+def load():
+    """Load an assignment by name, once per session."""
+    cache = {}
+
+    def loader(name: str) -> assignment.Assignment:
+        if name not in cache:
+            cache[name] = assignment.load(name, ROOT)
+        return cache[name]
+
+    return loader
+
+
+@pytest.fixture
+def make_submission(tmp_path):
+    """Write a submission folder from {relative path: source}; returns its path."""
+
+    def make(name: str, files: dict[str, str]) -> Path:
+        folder = tmp_path / name
+        for relative, text in files.items():
+            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+            (folder / relative).write_text(textwrap.dedent(text))
+        return folder
+
+    return make

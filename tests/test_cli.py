@@ -1,0 +1,114 @@
+"""The command line: outputs as DESIGN.md fixes them, resumable batches, clear errors."""
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from graders import release
+
+
+def nngrade(*args, env=None, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "graders.cli", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.fixture
+def cohort(tmp_path, load):
+    """Three a2 submissions: full marks, one known mistake, the untouched stub."""
+    a2 = load("a2_numpy_mlp")
+    mistake = a2.mistakes[0]
+    root = tmp_path / "submissions"
+    for name, source in {"alice": a2.reference_source, "bob": a2.source_with(mistake),
+                         "carol": release.strip_solutions(a2.reference_source)}.items():
+        (root / name).mkdir(parents=True)
+        (root / name / "mlp.py").write_text(source)
+    return root, mistake
+
+
+def test_grade_writes_gradescope_results_feedback_and_csv(cohort, tmp_path):
+    root, mistake = cohort
+    run = nngrade("grade", "a2_numpy_mlp", root / "bob", "--out", tmp_path / "out")
+    assert run.returncode == 0, run.stderr
+    results = json.loads((tmp_path / "out" / "bob" / "results.json").read_text())
+    assert {"score", "tests", "output"} <= results.keys()
+    assert all({"name", "score", "max_score", "output", "status"} <= t.keys() for t in results["tests"])
+    assert 0 < results["score"] < sum(t["max_score"] for t in results["tests"])
+    feedback = (tmp_path / "out" / "bob" / "feedback.md").read_text()
+    assert mistake.explanation.split(":")[0] in feedback
+    rows = list(csv.DictReader(open(tmp_path / "out" / "grades.csv")))
+    assert rows[0]["student"] == "bob" and rows[0]["assignment"] == "a2_numpy_mlp"
+    assert {"student", "assignment", "score", "max_score", "status"} <= rows[0].keys()
+
+
+def test_grade_all_grades_everyone_then_resumes_without_regrading(cohort, tmp_path):
+    root, _ = cohort
+    out = tmp_path / "out"
+    first = nngrade("grade-all", "a2_numpy_mlp", root, "--out", out, "--workers", "2")
+    assert first.returncode == 0, first.stderr
+    rows = {r["student"]: r for r in csv.DictReader(open(out / "grades.csv"))}
+    assert rows["alice"]["score"] == rows["alice"]["max_score"] != "0"
+    assert rows["carol"]["score"] == "0" and rows.keys() == {"alice", "bob", "carol"}
+    grades = (out / "grades.csv").read_text()
+
+    (root / "carol" / "mlp.py").write_text((root / "alice" / "mlp.py").read_text())
+    second = nngrade("grade-all", "a2_numpy_mlp", root, "--out", out, "--workers", "2")
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.count("unchanged, kept") == 2
+    rows = {r["student"]: r for r in csv.DictReader(open(out / "grades.csv"))}
+    assert rows["carol"]["score"] == rows["carol"]["max_score"]
+    assert grades.splitlines()[:3] == (out / "grades.csv").read_text().splitlines()[:3]
+
+
+def test_a_corrupt_results_file_is_regraded(cohort, tmp_path):
+    root, _ = cohort
+    out = tmp_path / "out"
+    assert nngrade("grade-all", "a2_numpy_mlp", root, "--out", out).returncode == 0
+    (out / "alice" / "results.json").write_text("{ truncated")
+    run = nngrade("grade-all", "a2_numpy_mlp", root, "--out", out)
+    assert run.returncode == 0 and run.stdout.count("unchanged, kept") == 2
+    assert json.loads((out / "alice" / "results.json").read_text())["score"] > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (("validate", "no_such_assignment"), "no assignment named 'no_such_assignment'"),
+    (("grade", "a2_numpy_mlp", "/nonexistent/folder", "--out", "/tmp/x"), "is not a folder"),
+    (("grade-all", "a2_numpy_mlp", "/nonexistent/folder", "--out", "/tmp/x"), "is not a folder"),
+])
+def test_bad_input_gets_a_clear_error(args, message):
+    run = nngrade(*args)
+    assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr
+
+
+def test_malformed_manifest_is_reported(tmp_path):
+    (tmp_path / "assignments" / "broken").mkdir(parents=True)
+    (tmp_path / "assignments" / "broken" / "manifest.toml").write_text("module = 'x\n")
+    env = dict(os.environ, NNGRADE_ROOT=str(tmp_path))
+    run = nngrade("validate", "broken", env=env, cwd=tmp_path)
+    assert run.returncode == 2 and "not valid TOML" in run.stderr
+
+
+def test_manifest_without_tasks_is_reported(tmp_path):
+    (tmp_path / "assignments" / "broken").mkdir(parents=True)
+    (tmp_path / "assignments" / "broken" / "manifest.toml").write_text("module = 'x'\n")
+    env = dict(os.environ, NNGRADE_ROOT=str(tmp_path))
+    run = nngrade("validate", "broken", env=env, cwd=tmp_path)
+    assert run.returncode == 2 and "missing required key 'tasks'" in run.stderr
+
+
+def test_release_check_reports_a_hand_edited_template(tmp_path):
+    import shutil
+
+    for folder in ("assignments", "reference", "student_template"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    env = dict(os.environ, NNGRADE_ROOT=str(tmp_path))
+    assert nngrade("release", "--check", env=env, cwd=tmp_path).returncode == 0
+    stub = tmp_path / "student_template" / "a2_numpy_mlp" / "mlp.py"
+    stub.write_text(stub.read_text() + "\n# edited by hand\n")
+    run = nngrade("release", "--check", env=env, cwd=tmp_path)
+    assert run.returncode == 1 and "differs: mlp.py" in run.stdout
+    assert nngrade("release", "a2_numpy_mlp", env=env, cwd=tmp_path).returncode == 0
+    assert nngrade("release", "--check", env=env, cwd=tmp_path).returncode == 0

@@ -1,0 +1,76 @@
+"""A broken submission costs only what it breaks, and always gets a clear message."""
+from dataclasses import replace
+
+import pytest
+
+from graders import engine
+from graders.sandbox import Limits
+
+
+@pytest.fixture
+def a2(load):
+    return load("a2_numpy_mlp")
+
+
+def reference_with(assignment, extra: str) -> dict:
+    return {"mlp.py": assignment.reference_source + "\n\n" + extra}
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("def linear_forward(x, W, b)\n    return x\n", "SyntaxError"),
+    ("import sys\nsys.exit(0)\n", "sys.exit(0)"),
+    ("import os\nos._exit(0)\n", "exited with code 0"),
+    ("raise ImportError('no such thing')\n", "ImportError: no such thing"),
+])
+def test_unimportable_submission_scores_zero_with_the_reason(a2, make_submission, source, expected):
+    result = engine.grade(a2, make_submission("s", {"mlp.py": source}), "s")
+    assert result.status == "not_loaded" and result.score == 0 and result.max_score > 0
+    assert expected in result.message
+    assert all(t.status == "failed" for t in result.tests)
+
+
+def test_missing_module_file_is_named(a2, make_submission):
+    result = engine.grade(a2, make_submission("s", {"solution.py": "x = 1\n"}), "s")
+    assert result.status == "not_loaded" and "mlp.py is missing" in result.message
+
+
+def test_infinite_loop_at_import_times_out(a2, make_submission):
+    quick = replace(a2, limits=Limits(call_seconds=1.0), _modules={})
+    result = engine.grade(quick, make_submission("s", {"mlp.py": "while True:\n    pass\n"}), "s")
+    assert result.status == "not_loaded" and "timed out" in result.message and result.score == 0
+
+
+def test_a_crash_or_hang_in_one_function_costs_only_its_tests(a2, make_submission):
+    quick = replace(a2, limits=Limits(call_seconds=2.0), _modules={})
+    sabotage = ("import os\n"
+                "def relu_forward(x):\n    os._exit(1)\n"
+                "def mse_loss(pred, target):\n    while True:\n        pass\n")
+    result = engine.grade(quick, make_submission("s", reference_with(a2, sabotage)), "s")
+    by_task = {}
+    for test in result.tests:
+        by_task.setdefault(test.task, []).append(test)
+    assert all(t.status == "failed" for t in by_task["relu"])
+    assert all(t.status == "failed" for t in by_task["mse"])
+    assert any("timed out" in t.message and t.limit == "call_seconds" for t in by_task["mse"])
+    assert any("exited with code 1" in t.message for t in by_task["relu"])
+    assert all(t.status == "passed" for t in by_task["linear"] + by_task["optimizers"])
+
+
+def test_reference_and_a_regrade_give_identical_results(a2, make_submission):
+    folder = make_submission("s", {"mlp.py": a2.reference_source})
+    first, second = engine.grade(a2, folder, "s"), engine.grade(a2, folder, "s")
+    assert first.score == first.max_score
+    assert [(t.name, t.points, t.message) for t in first.tests] == [(t.name, t.points, t.message) for t in second.tests]
+
+
+def test_students_get_different_hidden_numbers(a2):
+    from graders.hidden import derive_seed
+
+    assert derive_seed("alice", "a2", "t", "cpu") != derive_seed("bob", "a2", "t", "cpu")
+
+
+def test_printing_is_captured_and_capped(a2, make_submission):
+    chatty = reference_with(a2, "print('x' * 200_000)\n")
+    result = engine.grade(a2, make_submission("s", chatty), "s")
+    assert result.score == result.max_score
+    assert "more bytes of output cut" in result.output and len(result.output) < 70_000
