@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
-from graders import __version__, assignment as assignments, engine, render
+from graders import __version__, assignment as assignments, engine, render, sandbox
 
 SKIPPED_NAMES = {"__MACOSX", "__pycache__"}
 
@@ -80,6 +80,7 @@ _state: dict = {}
 def _init_process(name: str, root: str, devices) -> None:
     _state["assignment"] = assignments.load(name, Path(root))
     _state["devices"] = devices
+    sandbox.shared_zygote()  # warm before the first submission, not during it
 
 
 def grade_one(student: str, folder: str, out: str, fingerprint: str) -> Outcome:

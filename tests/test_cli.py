@@ -83,20 +83,17 @@ def test_bad_input_gets_a_clear_error(args, message):
     assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr
 
 
-def test_malformed_manifest_is_reported(tmp_path):
+@pytest.mark.parametrize("manifest, message", [
+    ("module = 'x\n", "not valid TOML"),
+    ("module = 'x'\n", "missing required key 'tasks'"),
+    ("module = 'x'\ndevices = ['tpu']\n[[tasks]]\nid = 't'\npoints = 1\n", "devices must be"),
+])
+def test_malformed_manifest_is_reported(tmp_path, manifest, message):
     (tmp_path / "assignments" / "broken").mkdir(parents=True)
-    (tmp_path / "assignments" / "broken" / "manifest.toml").write_text("module = 'x\n")
+    (tmp_path / "assignments" / "broken" / "manifest.toml").write_text(manifest)
     env = dict(os.environ, NNGRADE_ROOT=str(tmp_path))
     run = nngrade("validate", "broken", env=env, cwd=tmp_path)
-    assert run.returncode == 2 and "not valid TOML" in run.stderr
-
-
-def test_manifest_without_tasks_is_reported(tmp_path):
-    (tmp_path / "assignments" / "broken").mkdir(parents=True)
-    (tmp_path / "assignments" / "broken" / "manifest.toml").write_text("module = 'x'\n")
-    env = dict(os.environ, NNGRADE_ROOT=str(tmp_path))
-    run = nngrade("validate", "broken", env=env, cwd=tmp_path)
-    assert run.returncode == 2 and "missing required key 'tasks'" in run.stderr
+    assert run.returncode == 2 and message in run.stderr
 
 
 def test_release_check_reports_a_hand_edited_template(tmp_path):
