@@ -22,7 +22,7 @@ SKIPPED_NAMES = {"__MACOSX", "__pycache__"}
 
 
 @dataclass
-class Outcome:
+class Graded:
     student: str
     row: dict
     reused: bool = False
@@ -83,23 +83,23 @@ def _init_process(name: str, root: str, devices) -> None:
     sandbox.shared_zygote()  # warm before the first submission, not during it
 
 
-def grade_one(student: str, folder: str, out: str, fingerprint: str) -> Outcome:
+def grade_one(student: str, folder: str, out: str, fingerprint: str) -> Graded:
     """Grade one submission and write its files; runs in a pool process."""
     assignment = _state["assignment"]
     target = Path(out) / student
     key = f"{fingerprint}:{content_hash(Path(folder))}"
     previous = _previous_row(target / "results.json", key)
     if previous is not None:
-        return Outcome(student, previous, reused=True)
+        return Graded(student, previous, reused=True)
     try:
         result = engine.grade(assignment, Path(folder), student, _state["devices"])
     except Exception as error:  # noqa: BLE001 - one broken grading must not stop the batch
         row = {"student": student, "assignment": assignment.name, "score": 0, "max_score": "",
                "status": "grader_error"}
-        return Outcome(student, row, error=f"{type(error).__name__}: {error}")
+        return Graded(student, row, error=f"{type(error).__name__}: {error}")
     row = render.csv_row(result)
     render.write_student(result, target, assignment.title, extra={"resume_key": key, "csv_row": row})
-    return Outcome(student, row)
+    return Graded(student, row)
 
 
 def _previous_row(results: Path, key: str) -> dict | None:
@@ -113,7 +113,7 @@ def _previous_row(results: Path, key: str) -> dict | None:
 # --------------------------------------------------------------------------- the batch
 
 def grade_all(name: str, root: Path, out: Path, workers: int | None = None, devices=None,
-              progress=None) -> list[Outcome]:
+              progress=None) -> list[Graded]:
     assignment = assignments.load(name)
     source, holder = unpack_if_zip(root)
     try:
@@ -121,7 +121,7 @@ def grade_all(name: str, root: Path, out: Path, workers: int | None = None, devi
         out.mkdir(parents=True, exist_ok=True)
         fingerprint = assignment_fingerprint(assignment)
         workers = max(1, min(workers or os.cpu_count() or 1, len(submissions) or 1))
-        outcomes: list[Outcome] = []
+        outcomes: list[Graded] = []
         context = get_context("spawn")  # pool processes start clean, then warm their own zygote
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_process,
                                  initargs=(name, str(assignments.project_root()), devices)) as pool:
@@ -140,7 +140,7 @@ def grade_all(name: str, root: Path, out: Path, workers: int | None = None, devi
             holder.cleanup()
 
 
-def print_summary(outcomes: list[Outcome], stream=sys.stdout) -> None:
+def print_summary(outcomes: list[Graded], stream=sys.stdout) -> None:
     width = max([len(o.student) for o in outcomes] + [7])
     stream.write(f"{'student':<{width}}  {'score':>12}  status\n")
     stream.write(f"{'-' * width}  {'-' * 12}  {'-' * 12}\n")

@@ -227,14 +227,12 @@ class RemoteImpl:
 
     def __init__(self, worker: Worker):
         self._worker = worker
-        self.called: list[str] = []
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
             raise AttributeError(name)
 
         def call(*args, **kwargs):
-            self.called.append(name)
             return self._worker.call(name, args, kwargs)
 
         call.__name__ = name
