@@ -18,9 +18,17 @@ from graders.hidden import Outcome
 from graders.protocol import RemoteHandle
 
 Tolerance = Callable[[str], tuple[float, float]]  # dtype name -> (rtol, atol)
+TOP = "result"
 
 
-def compare(actual, expected, tolerance: Tolerance, path: str = "") -> list[str]:
+def _child(path: str, key) -> str:
+    """Where an item sits: a test's named results read as their names ("dW", not result['dW'])."""
+    if path == TOP:
+        return key if isinstance(key, str) else f"item {key}"
+    return f"{path}[{key!r}]"
+
+
+def compare(actual, expected, tolerance: Tolerance, path: str = TOP) -> list[str]:
     """Differences between ``actual`` and ``expected``, each prefixed by where it is."""
     if _is_tensor(expected):
         return _compare_tensor(actual, expected, tolerance, path)
@@ -29,80 +37,80 @@ def compare(actual, expected, tolerance: Tolerance, path: str = "") -> list[str]
     if isinstance(expected, (bool, np.bool_)):
         value = _as_scalar(actual)
         if value is None or not isinstance(value, (bool, np.bool_, numbers.Integral)):
-            return [f"{path or 'result'}: expected {bool(expected)}, got {_describe(actual)}"]
-        return [] if bool(value) == bool(expected) else [f"{path or 'result'}: expected {bool(expected)}, got {bool(value)}"]
+            return [f"{path}: expected {bool(expected)}, got {_describe(actual)}"]
+        return [] if bool(value) == bool(expected) else [f"{path}: expected {bool(expected)}, got {bool(value)}"]
     if isinstance(expected, (numbers.Number, np.number)):
         value = _as_scalar(actual)
         if value is None:
-            return [f"{path or 'result'}: expected a number, got {_describe(actual)}"]
+            return [f"{path}: expected a number, got {_describe(actual)}"]
         dtype = np.asarray(expected).dtype.name
         return _compare_values(np.asarray(value), np.asarray(expected), tolerance(dtype), path)
     if isinstance(expected, Outcome):
         return _compare_outcome(actual, expected, tolerance, path)
     if isinstance(expected, (tuple, list)):
         if not isinstance(actual, (tuple, list)):
-            return [f"{path or 'result'}: expected a sequence of {len(expected)} items, got {_describe(actual)}"]
+            return [f"{path}: expected a sequence of {len(expected)} items, got {_describe(actual)}"]
         if len(actual) != len(expected):
-            return [f"{path or 'result'}: expected {len(expected)} items, got {len(actual)}"]
+            return [f"{path}: expected {len(expected)} items, got {len(actual)}"]
         return [m for i, (a, e) in enumerate(zip(actual, expected))
-                for m in compare(a, e, tolerance, f"{path}[{i}]" if path else f"item {i}")]
+                for m in compare(a, e, tolerance, _child(path, i))]
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
-            return [f"{path or 'result'}: expected a dict with keys {sorted(expected)}, got {_describe(actual)}"]
+            return [f"{path}: expected a dict with keys {sorted(expected)}, got {_describe(actual)}"]
         if set(actual) != set(expected):
-            return [f"{path or 'result'}: expected keys {sorted(expected)}, got {sorted(map(str, actual))}"]
+            return [f"{path}: expected keys {sorted(expected)}, got {sorted(map(str, actual))}"]
         return [m for k in expected
-                for m in compare(actual[k], expected[k], tolerance, f"{path}[{k!r}]" if path else str(k))]
+                for m in compare(actual[k], expected[k], tolerance, _child(path, k))]
     if expected is None or isinstance(expected, str):
-        return [] if actual == expected else [f"{path or 'result'}: expected {expected!r}, got {_describe(actual)}"]
-    raise TypeError(f"a hidden test returned a {type(expected).__name__} at {path or 'the top'}; return arrays, numbers, "
+        return [] if actual == expected else [f"{path}: expected {expected!r}, got {_describe(actual)}"]
+    raise TypeError(f"a hidden test returned a {type(expected).__name__} at {path}; return arrays, numbers, "
                     "strings, Outcome or containers of them")
 
 
 def _compare_outcome(actual, expected: Outcome, tolerance, path) -> list[str]:
     if not isinstance(actual, Outcome):
-        return [f"{path or 'result'}: expected an outcome, got {_describe(actual)}"]
+        return [f"{path}: expected an outcome, got {_describe(actual)}"]
     if expected.error is not None:
         if actual.error is None:
-            return [f"{path or 'result'}: expected {expected.error} to be raised, but the call returned {_describe(actual.value)}"]
+            return [f"{path}: expected {expected.error} to be raised, but the call returned {_describe(actual.value)}"]
         if actual.error != expected.error:
-            return [f"{path or 'result'}: expected {expected.error} to be raised, got {actual.error}: {actual.message}"]
+            return [f"{path}: expected {expected.error} to be raised, got {actual.error}: {actual.message}"]
         return []
     if actual.error is not None:
-        return [f"{path or 'result'}: raised {actual.error}: {actual.message}"]
+        return [f"{path}: raised {actual.error}: {actual.message}"]
     return compare(actual.value, expected.value, tolerance, path)
 
 
 def _compare_ndarray(actual, expected: np.ndarray, tolerance, path) -> list[str]:
     if _is_tensor(actual):
-        return [f"{path or 'result'}: returned a torch tensor where a NumPy array is expected"]
+        return [f"{path}: returned a torch tensor where a NumPy array is expected"]
     if expected.ndim == 0 and _as_scalar(actual) is not None:
         actual = np.asarray(_as_scalar(actual))
     if not isinstance(actual, np.ndarray):
-        return [f"{path or 'result'}: expected an array of shape {expected.shape}, got {_describe(actual)}"]
+        return [f"{path}: expected an array of shape {expected.shape}, got {_describe(actual)}"]
     header = _shape_and_dtype(actual.shape, actual.dtype.name, expected.shape, expected.dtype.name, path)
     return header or _compare_values(actual, expected, tolerance(expected.dtype.name), path)
 
 
 def _compare_tensor(actual, expected, tolerance, path) -> list[str]:
     if isinstance(actual, np.ndarray):
-        return [f"{path or 'result'}: returned a NumPy array where a torch tensor is expected"]
+        return [f"{path}: returned a NumPy array where a torch tensor is expected"]
     if not _is_tensor(actual):
-        return [f"{path or 'result'}: expected a tensor of shape {tuple(expected.shape)}, got {_describe(actual)}"]
+        return [f"{path}: expected a tensor of shape {tuple(expected.shape)}, got {_describe(actual)}"]
     actual_dtype, expected_dtype = _dtype_name(actual), _dtype_name(expected)
     header = _shape_and_dtype(tuple(actual.shape), actual_dtype, tuple(expected.shape), expected_dtype, path)
     if header:
         return header
     if actual.device != expected.device:
-        return [f"{path or 'result'}: on device {actual.device}, expected {expected.device} (keep the inputs' device)"]
+        return [f"{path}: on device {actual.device}, expected {expected.device} (keep the inputs' device)"]
     return _compare_values(_host(actual), _host(expected), tolerance(expected_dtype), path)
 
 
 def _shape_and_dtype(shape, dtype, expected_shape, expected_dtype, path) -> list[str]:
     if tuple(shape) != tuple(expected_shape):
-        return [f"{path or 'result'}: shape {tuple(shape)}, expected {tuple(expected_shape)}"]
+        return [f"{path}: shape {tuple(shape)}, expected {tuple(expected_shape)}"]
     if dtype != expected_dtype:
-        return [f"{path or 'result'}: dtype {dtype}, expected {expected_dtype}"]
+        return [f"{path}: dtype {dtype}, expected {expected_dtype}"]
     return []
 
 
@@ -112,7 +120,7 @@ def _compare_values(actual: np.ndarray, expected: np.ndarray, tol: tuple[float, 
         if not np.any(wrong):
             return []
         first = tuple(int(i) for i in np.argwhere(wrong)[0])
-        return [f"{path or 'result'}: {int(wrong.sum())} of {wrong.size} values differ; at index {first} "
+        return [f"{path}: {int(wrong.sum())} of {wrong.size} values differ; at index {first} "
                 f"expected {expected[first]}, got {actual[first]}"]
     rtol, atol = tol
     actual_f = actual.astype(np.complex128 if np.iscomplexobj(actual) else np.float64)
@@ -125,7 +133,7 @@ def _compare_values(actual: np.ndarray, expected: np.ndarray, tol: tuple[float, 
     error = np.where(np.isnan(error), np.inf, error)
     worst = np.unravel_index(int(np.argmax(error)), error.shape) if error.ndim else ()
     where = f" at index {tuple(int(i) for i in worst)}" if worst else ""
-    return [f"{path or 'result'}: {int(bad.sum())} of {bad.size} values differ beyond tolerance "
+    return [f"{path}: {int(bad.sum())} of {bad.size} values differ beyond tolerance "
             f"(rtol={rtol:g}, atol={atol:g}); largest difference{where}: "
             f"expected {_number(expected_f[worst])}, got {_number(actual_f[worst])}"]
 

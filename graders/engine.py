@@ -184,20 +184,21 @@ class _WorkerSession:
 
 def _run_test(assignment: Assignment, spec: TestSpec, device: str, student: str,
               session: _WorkerSession, test: TestResult, started: float) -> None:
-    seed = derive_seed(student, assignment.name, spec.name, device)
-    expected = _execute(spec, LocalImpl(assignment.reference), seed, device)
-    if expected.failure or expected.error:
-        problem = expected.failure or expected.error
-        raise RuntimeError(f"the reference fails hidden test {spec.name} on {device}: {problem!r}")
     if time.monotonic() - started > assignment.limits.submission_seconds:
         test.message = f"not graded: the submission used up its {assignment.limits.submission_seconds:g} s time limit"
         test.limit = "submission_seconds"
         return
     try:
-        actual = _execute(spec, session.impl(), seed, device)
+        impl = session.impl()
     except SubmissionNotLoaded as error:
         test.message = str(error)
         return
+    seed = derive_seed(student, assignment.name, spec.name, device)
+    expected = _execute(spec, LocalImpl(assignment.reference), seed, device)
+    if expected.failure or expected.error:
+        problem = expected.failure or expected.error
+        raise RuntimeError(f"the reference fails hidden test {spec.name} on {device}: {problem!r}")
+    actual = _execute(spec, impl, seed, device)
     if isinstance(actual.error, WorkerFailure):
         session.crashed()
         test.message, test.limit, test.crashed = actual.error.message, actual.error.limit, True
@@ -205,15 +206,16 @@ def _run_test(assignment: Assignment, spec: TestSpec, device: str, student: str,
     if actual.error is not None:
         test.message = _explain_error(actual.error)
         return
+    tolerance = lambda dtype: assignment.tolerance_for(dtype, spec)  # noqa: E731
     if actual.failure is not None:
         test.message = actual.failure.message
     else:
-        differences = compare(actual.value, expected.value, lambda dtype: assignment.tolerance_for(dtype, spec))
+        differences = compare(actual.value, expected.value, tolerance)
         if not differences:
             test.status, test.points = "passed", test.max_points
             return
         test.message = "\n".join(differences)
-    test.diagnoses = _diagnose(assignment, spec, seed, device, actual, expected)
+    test.diagnoses = _diagnose(assignment, spec, seed, device, actual, expected, tolerance)
 
 
 def _execute(spec: TestSpec, impl, seed: int, device: str) -> _Run:
@@ -233,13 +235,12 @@ def _execute(spec: TestSpec, impl, seed: int, device: str) -> _Run:
 
 
 def _diagnose(assignment: Assignment, spec: TestSpec, seed: int, device: str,
-              actual: _Run, expected: _Run) -> list[Diagnosis]:
+              actual: _Run, expected: _Run, tolerance) -> list[Diagnosis]:
     """The catalogued mistakes whose behaviour on these same inputs matches the student's."""
     by_id = {entry.id: entry for entry in assignment.mistakes}
     if actual.failure is not None and actual.failure.mistake in by_id:
         entry = by_id[actual.failure.mistake]
         return [Diagnosis(entry.id, entry.explanation)]
-    tolerance = lambda dtype: assignment.tolerance_for(dtype, spec)  # noqa: E731
     found = []
     for entry in assignment.mistakes:
         wrong = _execute(spec, LocalImpl(assignment.implementation_with(entry)), seed, device)
