@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from graders import guard
 from graders.catalog import Entry
 from graders.hidden import TestSpec
 from graders.sandbox import Limits
@@ -48,6 +49,7 @@ class Task:
     title: str
     functions: tuple[str, ...]
     points: dict[str, float]  # per device
+    forbidden: tuple[str, ...] = ()  # API groups refused while its functions run (graders.guard)
 
 
 @dataclass
@@ -63,6 +65,7 @@ class Assignment:
     tasks: dict[str, Task]
     folder: Path
     reference_path: Path
+    require_gpu: bool = False  # CUDA tests count toward max_score even where no GPU ran them
     _modules: dict = field(default_factory=dict, repr=False)
 
     # ----------------------------------------------------------------- the reference
@@ -146,6 +149,11 @@ class Assignment:
         share = sum(s.weight for s in self.tests if s.task == spec.task)
         return task.points.get(device, 0.0) * spec.weight / share
 
+    def forbidden_for(self, function: str) -> tuple[str, ...]:
+        """The API groups refused while ``function`` runs: those of every task listing it."""
+        groups = [g for task in self.tasks.values() if function in task.functions for g in task.forbidden]
+        return tuple(dict.fromkeys(groups))
+
     def tolerance_for(self, dtype_name: str, spec: TestSpec) -> tuple[float, float]:
         rtol, atol = self.tolerance.get(dtype_name, DEFAULT_TOLERANCE.get(dtype_name, (0.0, 0.0)))
         return (spec.rtol if spec.rtol is not None else rtol, spec.atol if spec.atol is not None else atol)
@@ -189,7 +197,13 @@ def _parse(manifest: dict, name: str, folder: Path, root: Path, where: Path) -> 
             raise ManifestError(f"{where}: task {task_id!r} gives points for devices outside {list(devices)}")
         if task_id in tasks:
             raise ManifestError(f"{where}: task id {task_id!r} appears twice")
-        tasks[task_id] = Task(task_id, table.get("title", task_id), tuple(table.get("functions", [])), points)
+        forbidden = tuple(table.get("forbidden", ()))
+        try:
+            guard.check_groups(forbidden, f"{where}: task {task_id!r}")
+        except ValueError as error:
+            raise ManifestError(str(error)) from None
+        tasks[task_id] = Task(task_id, table.get("title", task_id), tuple(table.get("functions", [])),
+                              points, forbidden)
     try:
         limits = Limits(**manifest.get("limits", {}))
     except TypeError as error:
@@ -202,7 +216,8 @@ def _parse(manifest: dict, name: str, folder: Path, root: Path, where: Path) -> 
         name=name, title=manifest.get("title", name), module=module,
         framework=manifest.get("framework", "numpy"), devices=devices,
         requirements=tuple(manifest.get("requirements", [])), limits=limits, tolerance=tolerance,
-        tasks=tasks, folder=folder, reference_path=reference_path)
+        tasks=tasks, folder=folder, reference_path=reference_path,
+        require_gpu=bool(manifest.get("require_gpu", False)))
 
 
 def _module_from_source(name: str, source: str, filename: str) -> types.ModuleType:
@@ -223,7 +238,7 @@ def _import_file(name: str, path: Path) -> types.ModuleType:
 
 
 def _definition_source(function) -> str:
-    """The function's source without its decorator, ready to append to a module."""
+    """The function's (or class's) source without its decorator, ready to append to a module."""
     lines = textwrap.dedent(inspect.getsource(function)).splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(("def ", "async def ")))
+    start = next(i for i, line in enumerate(lines) if line.startswith(("def ", "async def ", "class ")))
     return "\n".join(lines[start:]) + "\n"

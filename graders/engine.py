@@ -2,12 +2,13 @@
 reference, compare, diagnose known mistakes, and score. Rendering is not done here."""
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graders import __version__
+from graders import __version__, guard, probes
 from graders.assignment import Assignment
 from graders.catalog import Entry
 from graders.compare import compare
@@ -36,6 +37,11 @@ class TestResult:
     diagnoses: list[Diagnosis] = field(default_factory=list)
     limit: str | None = None  # the limit hit, if any
     crashed: bool = False  # the worker died or timed out during this test
+    required: bool = False  # counts toward max_score even when not run (require_gpu)
+
+    @property
+    def counts(self) -> bool:
+        return self.status != "not_run" or self.required
 
 
 @dataclass
@@ -56,7 +62,7 @@ class SubmissionResult:
 
     @property
     def max_score(self) -> float:
-        return round(sum(t.max_points for t in self.tests if t.status != "not_run"), 6)
+        return round(sum(t.max_points for t in self.tests if t.counts), 6)
 
     @property
     def limits_hit(self) -> list[str]:
@@ -65,23 +71,37 @@ class SubmissionResult:
 
 class LocalImpl:
     """The ``impl`` fixture for trusted code (the reference, a catalog entry): direct calls,
-    with the same in-place-modification check the student's worker gets."""
+    with the same in-place-modification check and forbidden-API guard the worker applies."""
 
-    def __init__(self, module):
+    def __init__(self, module, forbidden_for=lambda name: ()):
         self._module = module
+        self._forbidden_for = forbidden_for
+
+    def probe(self, kind: str, target: str, *args):
+        rules = probes.rules_for(kind, self._forbidden_for(target))
+        return self._run(target, probes.run, (kind, getattr(self._module, target), *args), {}, rules)
 
     def __getattr__(self, name: str):
         function = getattr(self._module, name)
 
         def call(*args, **kwargs):
-            watcher = watch(function, args, kwargs)
-            value = function(*args, **kwargs)
-            changed = watcher.changed()
-            if changed:
-                raise mutation_failure(name, changed)
-            return value
+            return self._run(name, function, args, kwargs, self._forbidden_for(name))
 
         return call
+
+    def _run(self, name, function, args, kwargs, rules):
+        watcher = watch(function, args, kwargs)
+        try:
+            with guard.watching(rules, [str(Path(self._module.__file__).parent)]) as seen:
+                value = function(*args, **kwargs)
+        except guard.ForbiddenCall:
+            pass
+        if seen.violation is not None:
+            raise StudentError(name, "ForbiddenCall", str(seen.violation), "", seen.violation.group)
+        changed = watcher.changed()
+        if changed:
+            raise mutation_failure(name, changed)
+        return value
 
 
 @dataclass
@@ -105,6 +125,14 @@ def available_devices() -> set[str]:
     return devices
 
 
+def _exact_float32() -> None:
+    """TF32 off: a GPU must compute float32 in float32, or tolerances mean nothing."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+
+
 def plan(assignment: Assignment, devices: set[str] | None = None) -> list[tuple[TestSpec, str]]:
     """Every (test, device) pair to report; device-free tests run once, as "cpu"."""
     wanted = devices or set(assignment.devices)
@@ -121,6 +149,7 @@ def grade(assignment: Assignment, submission: Path, student: str,
     started = time.monotonic()
     result = SubmissionResult(student=student, assignment=assignment.name, status="graded")
     present = available_devices()
+    _exact_float32()
     session = _WorkerSession(assignment, Path(submission))
     try:
         for spec, device in plan(assignment, devices):
@@ -129,6 +158,9 @@ def grade(assignment: Assignment, submission: Path, student: str,
             result.tests.append(test)
             if device not in present:
                 test.status, test.message = "not_run", f"not run (no {device.upper()} on the grading machine)"
+                if assignment.require_gpu and device == "cuda":
+                    test.required = True
+                    test.message += "; this assignment requires a GPU, so these points count as lost"
                 continue
             _run_test(assignment, spec, device, student, session, test, started)
         if session.load_error:
@@ -166,7 +198,7 @@ class _WorkerSession:
                 self.load_error = f"{self.assignment.module}.py could not be imported: {error['type']}: {error['message']}"
                 self._retire()
                 raise SubmissionNotLoaded(self.load_error)
-        return RemoteImpl(self.worker)
+        return RemoteImpl(self.worker, self.assignment.forbidden_for)
 
     def crashed(self) -> None:
         self._retire()
@@ -194,7 +226,7 @@ def _run_test(assignment: Assignment, spec: TestSpec, device: str, student: str,
         test.message = str(error)
         return
     seed = derive_seed(student, assignment.name, spec.name, device)
-    expected = _execute(spec, LocalImpl(assignment.reference), seed, device)
+    expected = _execute(spec, LocalImpl(assignment.reference, assignment.forbidden_for), seed, device)
     if expected.failure or expected.error:
         problem = expected.failure or expected.error
         raise RuntimeError(f"the reference fails hidden test {spec.name} on {device}: {problem!r}")
@@ -203,11 +235,12 @@ def _run_test(assignment: Assignment, spec: TestSpec, device: str, student: str,
         session.crashed()
         test.message, test.limit, test.crashed = actual.error.message, actual.error.limit, True
         return
+    tolerance = lambda dtype: assignment.tolerance_for(dtype, spec)  # noqa: E731
     if actual.error is not None:
         test.message = _explain_error(actual.error)
-        return
-    tolerance = lambda dtype: assignment.tolerance_for(dtype, spec)  # noqa: E731
-    if actual.failure is not None:
+        if not _forbidden_group(actual.error):
+            return
+    elif actual.failure is not None:
         test.message = actual.failure.message
     else:
         differences = compare(actual.value, expected.value, tolerance)
@@ -243,13 +276,16 @@ def _diagnose(assignment: Assignment, spec: TestSpec, seed: int, device: str,
         return [Diagnosis(entry.id, entry.explanation)]
     found = []
     for entry in assignment.mistakes:
-        wrong = _execute(spec, LocalImpl(assignment.implementation_with(entry)), seed, device)
+        wrong = _execute(spec, LocalImpl(assignment.implementation_with(entry), assignment.forbidden_for),
+                         seed, device)
         if _same_behaviour(actual, wrong, expected, tolerance):
             found.append(Diagnosis(entry.id, entry.explanation))
     return found
 
 
 def _same_behaviour(actual: _Run, wrong: _Run, expected: _Run, tolerance) -> bool:
+    if _forbidden_group(actual.error):
+        return _forbidden_group(actual.error) == _forbidden_group(wrong.error)
     if actual.failure is not None:
         return wrong.failure is not None and wrong.failure.message == actual.failure.message
     if actual.value is None or wrong.failure is not None or wrong.error is not None:
@@ -259,7 +295,13 @@ def _same_behaviour(actual: _Run, wrong: _Run, expected: _Run, tolerance) -> boo
     return not compare(actual.value, wrong.value, tolerance)
 
 
+def _forbidden_group(error) -> str:
+    return error.group if isinstance(error, StudentError) and error.type_name == "ForbiddenCall" else ""
+
+
 def _explain_error(error: Exception) -> str:
+    if _forbidden_group(error):
+        return f"{error.function}() {error.message}; this test scores 0"
     if isinstance(error, StudentError):
         if error.type_name == "NotImplementedError":
             return f"{error.function}() is not implemented yet (it raises NotImplementedError)"

@@ -35,12 +35,13 @@ class ProtocolError(Exception):
 class StudentError(Exception):
     """The student's code raised; carries the remote exception's type name and message."""
 
-    def __init__(self, function: str, type_name: str, message: str, traceback: str = ""):
+    def __init__(self, function: str, type_name: str, message: str, traceback: str = "", group: str = ""):
         super().__init__(f"{function} raised {type_name}: {message}")
         self.function = function
         self.type_name = type_name
         self.message = message
         self.traceback = traceback
+        self.group = group  # for a ForbiddenCall: the forbidden group it belongs to
 
 
 @dataclass(frozen=True)

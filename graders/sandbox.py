@@ -161,19 +161,22 @@ class Worker:
         if not reply["ok"]:
             self.load_error = reply["error"]
 
-    def call(self, function: str, args: tuple, kwargs: dict):
-        """Run ``function`` in the worker; raise what the student's code raised."""
+    def call(self, function: str, args: tuple, kwargs: dict, forbidden=(), probe: str | None = None):
+        """Run ``function`` in the worker under the ``forbidden`` API groups (or a trusted
+        ``probe`` of it, see ``graders.probes``); raise what the student's code raised."""
         if self._sock is None:
             raise WorkerFailure("the worker has already stopped")
         try:
-            protocol.write_message(self._sock, {"op": "call", "function": function,
-                                                "args": list(args), "kwargs": dict(kwargs)})
+            protocol.write_message(self._sock, {"op": "call", "function": function, "args": list(args),
+                                                "kwargs": dict(kwargs), "forbidden": list(forbidden),
+                                                "probe": probe})
         except OSError:
             raise self._failure(f"running {function}()") from None
         reply = self._receive(self.limits.call_seconds, f"running {function}()")
         if not reply.get("ok"):
             error = reply["error"]
-            raise protocol.StudentError(function, error["type"], error["message"], error.get("traceback", ""))
+            raise protocol.StudentError(function, error["type"], error["message"], error.get("traceback", ""),
+                                        error.get("group", ""))
         if reply.get("mutated"):
             raise mutation_failure(function, reply["mutated"])
         return reply.get("value")
@@ -223,17 +226,23 @@ class Worker:
 
 
 class RemoteImpl:
-    """The ``impl`` fixture for a student: attribute access calls into the worker."""
+    """The ``impl`` fixture for a student: attribute access calls into the worker.
 
-    def __init__(self, worker: Worker):
+    ``forbidden_for(name)`` gives the API groups refused while ``name`` runs."""
+
+    def __init__(self, worker: Worker, forbidden_for=lambda name: ()):
         self._worker = worker
+        self._forbidden_for = forbidden_for
+
+    def probe(self, kind: str, target: str, *args):
+        return self._worker.call(target, args, {}, self._forbidden_for(target), probe=kind)
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
             raise AttributeError(name)
 
         def call(*args, **kwargs):
-            return self._worker.call(name, args, kwargs)
+            return self._worker.call(name, args, kwargs, self._forbidden_for(name))
 
         call.__name__ = name
         return call

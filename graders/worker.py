@@ -17,7 +17,7 @@ import traceback
 
 import numpy as np
 
-from graders import mutation, protocol
+from graders import guard, mutation, probes, protocol
 
 _TRACEBACK_LIMIT = 4000
 
@@ -102,7 +102,8 @@ def _serve(sock, request: dict) -> None:
         except EOFError:
             return
         if message.get("op") == "call":
-            _reply(sock, session, _call(session, message["function"], message["args"], message["kwargs"]))
+            _reply(sock, session, _call(session, message["function"], message["args"], message["kwargs"],
+                                        message.get("forbidden", ()), message.get("probe"), request["workdir"]))
         else:
             return
 
@@ -131,21 +132,32 @@ def _load(session: _Session, module_name: str, workdir: str) -> dict:
     return {"ok": True}
 
 
-def _call(session: _Session, name: str, args: list, kwargs: dict) -> dict:
+def _call(session: _Session, name: str, args: list, kwargs: dict, forbidden, probe, workdir: str) -> dict:
     function = getattr(session.module, name, None)
     if not callable(function):
         return {"ok": False, "error": {"type": "MissingFunction",
                                        "message": f"the submission defines no function {name}()",
                                        "traceback": ""}}
+    if probe is not None:
+        forbidden = probes.rules_for(probe, forbidden)
+        function, args = probes.run, [probe, function, *args]
     watch = mutation.watch(function, args, kwargs)
-    try:
-        value = function(*args, **kwargs)
-    except BaseException as error:  # noqa: BLE001 - report sys.exit() and the like, then go on
+    error = None
+    with guard.watching(forbidden, [workdir]) as seen:
+        try:
+            value = function(*args, **kwargs)
+        except BaseException as raised:  # noqa: BLE001 - report sys.exit() and the like, then go on
+            error = raised
+    # A refusal stands even where the submission caught it and went on.
+    error = seen.violation or error
+    if error is not None:
         return {"ok": False, "error": _describe_error(error, f"calling {name}")}
     return {"ok": True, "value": value, "mutated": watch.changed()}
 
 
 def _describe_error(error: BaseException, during: str) -> dict:
+    if isinstance(error, guard.ForbiddenCall):
+        return {"type": "ForbiddenCall", "message": str(error), "traceback": "", "group": error.group}
     if isinstance(error, SystemExit):
         message = f"the code called sys.exit({error.code!r}) while {during}"
     elif isinstance(error, MemoryError):

@@ -1,0 +1,78 @@
+"""Trusted helpers that exercise what a plain call cannot: a ``torch.autograd.Function``.
+
+A hidden test calls ``impl.probe(kind, target, *args)``; the probe runs where the code
+under test lives (inside the student's worker, or next to the reference in the trusted
+process) and returns plain tensors and booleans, compared like any other result.
+
+- ``function_direct``: the Function's static ``forward(ctx, *inputs)`` and then its
+  ``backward(ctx, grad_output)`` with a stand-in context and autograd switched off, as
+  the engine calls them; returns ``(output, gradients)``. Autograd is refused inside.
+- ``function_autograd``: ``Function.apply`` on inputs that require grad, then
+  ``torch.autograd.grad``; returns ``(output, gradients)``.
+- ``gradcheck``: ``torch.autograd.gradcheck(Function.apply, inputs)`` in the inputs'
+  dtype; returns a bool (False where gradcheck raises its mismatch error).
+"""
+from __future__ import annotations
+
+from graders import guard
+
+# Autograd is the probe's own tool in these two, so only the task's other rules apply.
+USES_AUTOGRAD = frozenset({"function_autograd", "gradcheck"})
+
+
+class StandInContext:
+    """What a Function's forward and backward may use of ``ctx``, without autograd."""
+
+    def __init__(self, count: int):
+        self.saved_tensors: tuple = ()
+        self.needs_input_grad = (True,) * count
+        self.materialize_grads = True
+
+    def save_for_backward(self, *tensors):
+        self.saved_tensors = tuple(tensors)
+
+    def mark_dirty(self, *tensors):
+        pass
+
+    def mark_non_differentiable(self, *tensors):
+        pass
+
+    def set_materialize_grads(self, value: bool):
+        self.materialize_grads = value
+
+
+def rules_for(kind: str, groups) -> tuple[str, ...]:
+    return tuple(g for g in groups if not (kind in USES_AUTOGRAD and g == guard.AUTOGRAD))
+
+
+def run(kind: str, function_class, *args):
+    import torch
+
+    if kind == "function_direct":
+        inputs, grad_output = args
+        ctx = StandInContext(len(inputs))
+        with torch.no_grad():
+            output = function_class.forward(ctx, *inputs)
+            gradients = function_class.backward(ctx, grad_output)
+        return output, _as_tuple(gradients)
+    if kind == "function_autograd":
+        inputs, grad_output = args
+        leaves = tuple(x.detach().clone().requires_grad_(True) for x in inputs)
+        with torch.enable_grad():
+            output = function_class.apply(*leaves)
+            gradients = torch.autograd.grad(output, leaves, grad_output, allow_unused=True)
+        return output.detach(), tuple(g.detach() if g is not None else None for g in gradients)
+    if kind == "gradcheck":
+        (inputs,) = args
+        leaves = tuple(x.detach().clone().requires_grad_(True) for x in inputs)
+        from torch.autograd.gradcheck import GradcheckError
+
+        try:
+            return bool(torch.autograd.gradcheck(function_class.apply, leaves, raise_exception=True))
+        except GradcheckError:
+            return False
+    raise ValueError(f"unknown probe {kind!r}")
+
+
+def _as_tuple(value):
+    return value if isinstance(value, tuple) else (value,)
