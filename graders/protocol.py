@@ -35,13 +35,15 @@ class ProtocolError(Exception):
 class StudentError(Exception):
     """The student's code raised; carries the remote exception's type name and message."""
 
-    def __init__(self, function: str, type_name: str, message: str, traceback: str = "", group: str = ""):
+    def __init__(self, function: str, type_name: str, message: str, traceback: str = "", group: str = "",
+                 limit: str | None = None):
         super().__init__(f"{function} raised {type_name}: {message}")
         self.function = function
         self.type_name = type_name
         self.message = message
         self.traceback = traceback
         self.group = group  # for a ForbiddenCall: the forbidden group it belongs to
+        self.limit = limit  # the sandbox limit behind the error, if one was
 
 
 @dataclass(frozen=True)

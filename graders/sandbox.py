@@ -15,10 +15,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from graders import protocol
+from graders import isolation, protocol
 from graders.hidden import mutation_failure
 
-ISOLATION_LEVEL = "process"  # rlimits, own session, scrubbed env, private working copy
 MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
 
 
@@ -29,6 +28,7 @@ class Limits:
     memory_mb: int = 2048
     output_kb: int = 64
     file_mb: int = 64
+    processes: int = 64  # processes and threads (namespace level only: rlimits exempt root)
 
     @property
     def cpu_seconds(self) -> int:
@@ -91,6 +91,13 @@ class Zygote:
                 return status
             time.sleep(0.01)
 
+    def kill_leftovers(self) -> None:
+        """SIGKILL every process left under the zygote: it adopts its workers' orphans,
+        and it runs one worker at a time, so once that worker is closed all must go."""
+        with self._lock:
+            self._control.sendall(json.dumps({"op": "kill_leftovers"}).encode())
+            self._control.recv(1 << 16)
+
     def alive(self) -> bool:
         return self._process.poll() is None
 
@@ -128,9 +135,13 @@ def _clean_environment() -> dict:
 class Worker:
     """One submission imported in one sandboxed process."""
 
-    def __init__(self, submission_dir: Path, module: str, limits: Limits):
+    def __init__(self, submission_dir: Path, module: str, limits: Limits, hidden=()):
+        """``hidden``: folders the worker must not see (at the namespace level), besides
+        which it could otherwise read anything the grader's user can."""
         self.limits = limits
         self.module = module
+        self.isolation = isolation.level()
+        self._hidden = [str(Path(p).resolve()) for p in hidden]
         self.output = _OutputCollector(limits.output_kb * 1024)
         self._zygote = shared_zygote()
         self._workdir = Path(tempfile.mkdtemp(prefix="nngrade-worker-"))
@@ -147,9 +158,14 @@ class Worker:
     def _start(self) -> None:
         ours, theirs = socket.socketpair()
         read_end, write_end = os.pipe()
+        uid = isolation.worker_uid()
+        if self.isolation == isolation.NAMESPACE:
+            _hand_over(self._workdir, uid)
         request = {"module": self.module, "workdir": str(self._workdir), "limits": {
             "cpu_seconds": self.limits.cpu_seconds, "file_bytes": self.limits.file_mb << 20,
-            "memory_bytes": self.limits.memory_mb << 20}}
+            "memory_bytes": self.limits.memory_mb << 20, "processes": self.limits.processes},
+            "isolation": {"level": self.isolation, "uid": uid,
+                          "hidden": _hideable(self._hidden, self._workdir)}}
         try:
             self._pid = self._zygote.spawn(request, theirs.fileno(), write_end)
         finally:
@@ -176,7 +192,7 @@ class Worker:
         if not reply.get("ok"):
             error = reply["error"]
             raise protocol.StudentError(function, error["type"], error["message"], error.get("traceback", ""),
-                                        error.get("group", ""))
+                                        error.get("group", ""), error.get("limit"))
         if reply.get("mutated"):
             raise mutation_failure(function, reply["mutated"])
         return reply.get("value")
@@ -215,6 +231,7 @@ class Worker:
 
     def close(self) -> None:
         self.kill()
+        self._zygote.kill_leftovers()  # daemons and setsid() escapees, adopted by the zygote
         self.output.stop()
         shutil.rmtree(self._workdir, ignore_errors=True)
 
@@ -264,6 +281,19 @@ def _describe_exit(status: int | None, during: str, limits: Limits) -> WorkerFai
                              limit="file_mb")
     name = signal.Signals(signum).name if signum in signal.Signals._value2member_map_ else str(signum)
     return WorkerFailure(f"the process was killed by {name} while {during}")
+
+
+def _hand_over(workdir: Path, uid: int) -> None:
+    """Give the private copy to the worker's own user, readable by it alone."""
+    for folder, dirs, files in os.walk(workdir):
+        for name in [folder, *(os.path.join(folder, f) for f in dirs + files)]:
+            os.chown(name, uid, uid, follow_symlinks=False)
+
+
+def _hideable(paths: list[str], workdir: Path) -> list[str]:
+    """Hidden folders, less any that would hide the worker's own copy or the runtime."""
+    keep = [str(workdir.resolve()), sys.prefix, sys.base_prefix, str(Path(__file__).resolve().parent)]
+    return sorted({p for p in paths if p != "/" and not any(k == p or k.startswith(p + os.sep) for k in keep)})
 
 
 def _copy_submission(source: Path, target: Path) -> None:

@@ -17,7 +17,7 @@ import traceback
 
 import numpy as np
 
-from graders import guard, mutation, probes, protocol
+from graders import guard, isolation, mutation, probes, protocol
 
 _TRACEBACK_LIMIT = 4000
 
@@ -28,6 +28,10 @@ def run(control_fd: int, output_fd: int, request: dict) -> None:
 
     try:
         _confine(output_fd, request)
+    except BaseException:  # noqa: BLE001 - never run a submission less confined than promised
+        traceback.print_exc()
+        os._exit(70)
+    try:
         sock = socket.socket(fileno=control_fd)
         _serve(sock, request)
     finally:
@@ -46,6 +50,10 @@ def _confine(output_fd: int, request: dict) -> None:
     sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
 
     workdir = request["workdir"]
+    if request["isolation"]["level"] == isolation.NAMESPACE:
+        isolation.enter(request["isolation"]["uid"], request["isolation"]["hidden"],
+                        request["limits"]["processes"])
+    isolation.die_with_parent()
     os.chdir(workdir)
     os.environ.clear()
     os.environ.update({"HOME": workdir, "TMPDIR": workdir, "PATH": "/usr/bin:/bin",
@@ -160,6 +168,8 @@ def _describe_error(error: BaseException, during: str) -> dict:
         return {"type": "ForbiddenCall", "message": str(error), "traceback": "", "group": error.group}
     if isinstance(error, SystemExit):
         message = f"the code called sys.exit({error.code!r}) while {during}"
+    elif _out_of_processes(error):
+        message = f"could not start another process or thread while {during} (the worker's process limit)"
     elif isinstance(error, MemoryError):
         message = f"ran out of memory while {during} (the worker's memory limit)"
     else:
@@ -167,4 +177,11 @@ def _describe_error(error: BaseException, during: str) -> dict:
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     # The private folder's name changes every run; regrades must read the same.
     text = text.replace(os.getcwd() + os.sep, "")
-    return {"type": type(error).__name__, "message": message[:2000], "traceback": text[-_TRACEBACK_LIMIT:]}
+    limit = "processes" if _out_of_processes(error) else "memory_mb" if isinstance(error, MemoryError) else None
+    return {"type": type(error).__name__, "message": message[:2000], "traceback": text[-_TRACEBACK_LIMIT:],
+            "limit": limit}
+
+
+def _out_of_processes(error: BaseException) -> bool:
+    return isinstance(error, BlockingIOError) or (
+        isinstance(error, RuntimeError) and "can't start new thread" in str(error))
