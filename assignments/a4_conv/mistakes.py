@@ -1,0 +1,257 @@
+"""Known mistakes in A4, each with the explanation a student reads when their result matches it.
+
+Each body runs inside a copy of the reference module (``torch`` is imported there).
+"""
+from graders.catalog import mistake
+
+
+# --------------------------------------------------------------------------- output size
+
+@mistake("conv_output_size", "The padding was counted once. Padding adds zeros at both ends of the "
+         "axis, so the padded length is n + 2p, not n + p.")
+def output_size_padding_once(n, f, stride, padding):
+    return (n + padding - f) // stride + 1
+
+
+@mistake("conv_output_size", "The division by the stride was rounded up. A window that would stick "
+         "out past the end of the padded input is dropped, so count only the windows that fit: "
+         "round the division down.")
+def output_size_rounded_up(n, f, stride, padding):
+    return -(-(n + 2 * padding - f) // stride) + 1
+
+
+# --------------------------------------------------------------------------- conv forward
+
+@mistake("conv2d_forward", "The filter was flipped before sliding it, which is the textbook "
+         "convolution. A convolution layer (torch.nn.functional.conv2d included) computes a "
+         "cross-correlation: filter element (p, q) multiplies the input element p rows and q columns "
+         "from the window's top-left corner, without any flip.")
+def conv_forward_flipped_kernel(x, w, b, stride=1, padding=0):
+    w = w.flip(2, 3)
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    Ho, Wo = (H + 2 * padding - KH) // stride + 1, (W + 2 * padding - KW) // stride + 1
+    xp = x.new_zeros(N, C, H + 2 * padding, W + 2 * padding)
+    xp[:, :, padding:padding + H, padding:padding + W] = x
+    out = x.new_zeros(N, F, Ho, Wo)
+    for i in range(Ho):
+        for j in range(Wo):
+            window = xp[:, :, i * stride:i * stride + KH, j * stride:j * stride + KW]
+            out[:, :, i, j] = torch.einsum("ncpq,fcpq->nf", window, w) + b
+    return out, (x, w.flip(2, 3), b, stride, padding)
+
+
+@mistake("conv2d_forward", "The padding argument was ignored: the filters only slide over the "
+         "original image, so the output is too small. Surround the input with `padding` zeros on "
+         "every side before sliding the filters.")
+def conv_forward_padding_ignored(x, w, b, stride=1, padding=0):
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    Ho, Wo = (H - KH) // stride + 1, (W - KW) // stride + 1
+    out = x.new_zeros(N, F, Ho, Wo)
+    for i in range(Ho):
+        for j in range(Wo):
+            window = x[:, :, i * stride:i * stride + KH, j * stride:j * stride + KW]
+            out[:, :, i, j] = torch.einsum("ncpq,fcpq->nf", window, w) + b
+    return out, (x, w, b, stride, padding)
+
+
+@mistake("conv2d_forward", "conv2d_forward called torch's own convolution. The point of the task is "
+         "to compute the sliding-window sums yourself, with loops, slicing or einsum.")
+def conv_forward_calls_torch_conv2d(x, w, b, stride=1, padding=0):
+    out = torch.nn.functional.conv2d(x, w, b, stride=stride, padding=padding)
+    return out, (x, w, b, stride, padding)
+
+
+# --------------------------------------------------------------------------- conv backward
+
+@mistake("conv2d_backward", "dx came back with the padded input's shape (H + 2p, W + 2p). The zeros "
+         "added around the input are not part of x, so the gradient that lands on them must be "
+         "thrown away: remove p rows and columns from every side.")
+def conv_backward_dx_keeps_padding(dout, cache):
+    x, w, b, stride, padding = cache
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    Ho, Wo = dout.shape[2], dout.shape[3]
+    dxp = x.new_zeros(N, C, H + 2 * padding, W + 2 * padding)
+    xp = dxp.clone()
+    xp[:, :, padding:padding + H, padding:padding + W] = x
+    dw = x.new_zeros(F, C, KH, KW)
+    for i in range(Ho):
+        for j in range(Wo):
+            rows, cols = slice(i * stride, i * stride + KH), slice(j * stride, j * stride + KW)
+            dxp[:, :, rows, cols] += torch.einsum("nf,fcpq->ncpq", dout[:, :, i, j], w)
+            dw += torch.einsum("nf,ncpq->fcpq", dout[:, :, i, j], xp[:, :, rows, cols])
+    return dxp, dw, dout.sum(dim=(0, 2, 3))
+
+
+@mistake("conv2d_backward", "dx was cropped from the top-left corner of the padded gradient, so it "
+         "is shifted by the padding. The padding sits on both sides: skip the first p rows and "
+         "columns as well as the last p.")
+def conv_backward_dx_cropped_at_corner(dout, cache):
+    x, w, b, stride, padding = cache
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    Ho, Wo = dout.shape[2], dout.shape[3]
+    dxp = x.new_zeros(N, C, H + 2 * padding, W + 2 * padding)
+    xp = dxp.clone()
+    xp[:, :, padding:padding + H, padding:padding + W] = x
+    dw = x.new_zeros(F, C, KH, KW)
+    for i in range(Ho):
+        for j in range(Wo):
+            rows, cols = slice(i * stride, i * stride + KH), slice(j * stride, j * stride + KW)
+            dxp[:, :, rows, cols] += torch.einsum("nf,fcpq->ncpq", dout[:, :, i, j], w)
+            dw += torch.einsum("nf,ncpq->fcpq", dout[:, :, i, j], xp[:, :, rows, cols])
+    return dxp[:, :, :H, :W], dw, dout.sum(dim=(0, 2, 3))
+
+
+@mistake("conv2d_backward", "The backward pass ignored the stride: it sends each output's gradient "
+         "to the window at (i, j) instead of (i * stride, j * stride). Output position (i, j) read "
+         "the window that starts stride times further along, so its gradient (for dx and for dw) "
+         "belongs there.")
+def conv_backward_stride_ignored(dout, cache):
+    x, w, b, stride, padding = cache
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    Ho, Wo = dout.shape[2], dout.shape[3]
+    dxp = x.new_zeros(N, C, H + 2 * padding, W + 2 * padding)
+    xp = dxp.clone()
+    xp[:, :, padding:padding + H, padding:padding + W] = x
+    dw = x.new_zeros(F, C, KH, KW)
+    for i in range(Ho):
+        for j in range(Wo):
+            rows, cols = slice(i, i + KH), slice(j, j + KW)
+            dxp[:, :, rows, cols] += torch.einsum("nf,fcpq->ncpq", dout[:, :, i, j], w)
+            dw += torch.einsum("nf,ncpq->fcpq", dout[:, :, i, j], xp[:, :, rows, cols])
+    return dxp[:, :, padding:padding + H, padding:padding + W], dw, dout.sum(dim=(0, 2, 3))
+
+
+@mistake("conv2d_backward", "dx was computed by sliding the filter over the (padded) output gradient "
+         "without flipping it. Sending each output's gradient back through the weights that "
+         "produced it amounts to a full convolution of dout with the filter flipped horizontally "
+         "and vertically (the course's 'backprop by the flipped filter').")
+def conv_backward_dx_filter_not_flipped(dout, cache):
+    x, w, b, stride, padding = cache
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    Ho, Wo = dout.shape[2], dout.shape[3]
+    w_used = w.flip(2, 3)
+    dxp = x.new_zeros(N, C, H + 2 * padding, W + 2 * padding)
+    xp = dxp.clone()
+    xp[:, :, padding:padding + H, padding:padding + W] = x
+    dw = x.new_zeros(F, C, KH, KW)
+    for i in range(Ho):
+        for j in range(Wo):
+            rows, cols = slice(i * stride, i * stride + KH), slice(j * stride, j * stride + KW)
+            dxp[:, :, rows, cols] += torch.einsum("nf,fcpq->ncpq", dout[:, :, i, j], w_used)
+            dw += torch.einsum("nf,ncpq->fcpq", dout[:, :, i, j], xp[:, :, rows, cols])
+    return dxp[:, :, padding:padding + H, padding:padding + W], dw, dout.sum(dim=(0, 2, 3))
+
+
+@mistake("conv2d_backward", "db was averaged over the batch instead of summed. Every sample and every "
+         "output position adds the bias once, so db adds up dout over the batch and over H_out and "
+         "W_out.")
+def conv_backward_db_averaged_over_batch(dout, cache):
+    x, w, b, stride, padding = cache
+    # dx and dw are right; only db is wrong.
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    Ho, Wo = dout.shape[2], dout.shape[3]
+    dxp = x.new_zeros(N, C, H + 2 * padding, W + 2 * padding)
+    xp = dxp.clone()
+    xp[:, :, padding:padding + H, padding:padding + W] = x
+    dw = x.new_zeros(F, C, KH, KW)
+    for i in range(Ho):
+        for j in range(Wo):
+            rows, cols = slice(i * stride, i * stride + KH), slice(j * stride, j * stride + KW)
+            dxp[:, :, rows, cols] += torch.einsum("nf,fcpq->ncpq", dout[:, :, i, j], w)
+            dw += torch.einsum("nf,ncpq->fcpq", dout[:, :, i, j], xp[:, :, rows, cols])
+    return dxp[:, :, padding:padding + H, padding:padding + W], dw, dout.sum(dim=(2, 3)).mean(dim=0)
+
+
+@mistake("conv2d_backward", "dw holds the gradient of the last sample only: it was overwritten for "
+         "each sample instead of accumulated. The same filters are used on every image of the batch, "
+         "so dw is the sum of the contributions of all samples (and all output positions).")
+def conv_backward_dw_last_sample_only(dout, cache):
+    x, w, b, stride, padding = cache
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    Ho, Wo = dout.shape[2], dout.shape[3]
+    dxp = x.new_zeros(N, C, H + 2 * padding, W + 2 * padding)
+    xp = dxp.clone()
+    xp[:, :, padding:padding + H, padding:padding + W] = x
+    for n in range(N):
+        dw = x.new_zeros(F, C, KH, KW)
+        for i in range(Ho):
+            for j in range(Wo):
+                rows, cols = slice(i * stride, i * stride + KH), slice(j * stride, j * stride + KW)
+                dxp[n, :, rows, cols] += torch.einsum("f,fcpq->cpq", dout[n, :, i, j], w)
+                dw += torch.einsum("f,cpq->fcpq", dout[n, :, i, j], xp[n, :, rows, cols])
+    return dxp[:, :, padding:padding + H, padding:padding + W], dw, dout.sum(dim=(0, 2, 3))
+
+
+@mistake("conv2d_backward", "conv2d_backward used torch's autograd. Backward passes in this course "
+         "are written by hand: apply the chain rule to the sums of the forward pass yourself.")
+def conv_backward_uses_autograd(dout, cache):
+    x, w, b, stride, padding = cache
+    x, w, b = (t.detach().clone().requires_grad_(True) for t in (x, w, b))
+    with torch.enable_grad():
+        out = conv2d_forward(x, w, b, stride=stride, padding=padding)[0]
+        return torch.autograd.grad(out, (x, w, b), dout)
+
+
+# --------------------------------------------------------------------------- max-pooling
+
+@mistake("maxpool2d_forward", "The windows were moved by the kernel size instead of by the stride, so "
+         "overlapping windows (stride < kernel) are missed and the output is too small. Window "
+         "(i, j) starts at row i * stride and column j * stride.")
+def maxpool_forward_stride_is_kernel(x, kernel_size, stride):
+    N, C, H, W = x.shape
+    k = kernel_size
+    Ho, Wo = (H - k) // k + 1, (W - k) // k + 1
+    out = x.new_zeros(N, C, Ho, Wo)
+    for i in range(Ho):
+        for j in range(Wo):
+            out[:, :, i, j] = x[:, :, i * k:i * k + k, j * k:j * k + k].amax(dim=(2, 3))
+    return out, (x, kernel_size, stride)
+
+
+@mistake("maxpool2d_forward", "maxpool2d_forward called torch's own pooling operator. Compute the "
+         "maximum of each window yourself (loops over the windows, or a strided view and amax).")
+def maxpool_forward_calls_torch_pool(x, kernel_size, stride):
+    return torch.nn.functional.max_pool2d(x, kernel_size, stride), (x, kernel_size, stride)
+
+
+@mistake("maxpool2d_backward", "The gradient was spread evenly over the whole window (dout / k² to "
+         "every element), which is the gradient of average-pooling. Only the element that was the "
+         "maximum influenced the output, so the whole gradient of the window goes to it and the "
+         "others get zero.")
+def maxpool_backward_spread_over_window(dout, cache):
+    x, k, stride = cache
+    N, C, H, W = x.shape
+    Ho, Wo = dout.shape[2], dout.shape[3]
+    dx = x.new_zeros(N, C, H, W)
+    for i in range(Ho):
+        for j in range(Wo):
+            share = (dout[:, :, i, j] / (k * k)).reshape(N, C, 1, 1)
+            dx[:, :, i * stride:i * stride + k, j * stride:j * stride + k] += share
+    return dx
+
+
+@mistake("maxpool2d_backward", "Where windows overlap, an element that is the maximum of two windows "
+         "kept only the gradient of the last one: it was assigned instead of added. The element "
+         "influenced both outputs, so it receives the sum of their gradients.")
+def maxpool_backward_overlaps_overwritten(dout, cache):
+    x, k, stride = cache
+    N, C, H, W = x.shape
+    Ho, Wo = dout.shape[2], dout.shape[3]
+    dx = x.new_zeros(N, C, H, W)
+    for i in range(Ho):
+        for j in range(Wo):
+            window = x[:, :, i * stride:i * stride + k, j * stride:j * stride + k].reshape(N, C, k * k)
+            best = window.argmax(dim=2)
+            rows, cols = i * stride + best // k, j * stride + best % k
+            n, c = torch.meshgrid(torch.arange(N, device=x.device), torch.arange(C, device=x.device),
+                                  indexing="ij")
+            dx[n, c, rows, cols] = dout[:, :, i, j]
+    return dx
