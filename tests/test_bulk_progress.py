@@ -1,0 +1,71 @@
+"""grade-all's progress and summary: a live bar on a terminal, a few plain lines in a log."""
+import io
+import re
+import subprocess
+import sys
+
+from conftest import ROOT
+from graders import bulk
+
+ANSI = re.compile(r"\x1b\[")
+
+
+def _outcomes(count):
+    rows = []
+    for index in range(count):
+        status = "not_loaded" if index % 7 == 3 else "graded"
+        row = {"student": f"s{index:03d}", "assignment": "a2_numpy_mlp", "score": str(index % 11 * 10),
+               "max_score": "100", "status": status, "limits_hit": "call_seconds" if index == 5 else ""}
+        rows.append(bulk.Graded(row["student"], row, seconds=0.01 * index))
+    rows.append(bulk.Graded("broken", {"student": "broken", "assignment": "a2_numpy_mlp", "score": 0,
+                                       "max_score": "", "status": "grader_error"}, error="RuntimeError: boom"))
+    return rows
+
+
+def test_a_log_gets_a_handful_of_plain_lines_not_an_animation():
+    stream = io.StringIO()
+    progress = bulk.ConsoleProgress(stream)
+    outcomes = _outcomes(99)
+    progress.begin(len(outcomes), 0, "local, 2 workers")
+    for done, outcome in enumerate(outcomes, start=1):
+        progress.update(outcome, done, len(outcomes))
+    progress.end()
+    text = stream.getvalue()
+    assert "\r" not in text and not ANSI.search(text)
+    lines = text.splitlines()
+    assert 10 <= len(lines) <= 13, lines  # a start line, one per tenth, the grader error
+    assert lines[0] == "grading 100 submissions, 100 to grade, on local, 2 workers"
+    assert "grader error: broken: RuntimeError: boom" in lines
+    assert lines[-1].startswith("[100/100] 100% done, 85 graded, 14 not loaded, 1 grader errors")
+
+
+def test_a_terminal_gets_a_live_bar():
+    stream = io.StringIO()
+    progress = bulk.ConsoleProgress(stream, force_terminal=True)
+    outcomes = _outcomes(5)
+    progress.begin(len(outcomes), 0, "local, 2 workers")
+    for done, outcome in enumerate(outcomes, start=1):
+        progress.update(outcome, done, len(outcomes))
+    progress.end()
+    text = stream.getvalue()
+    assert "6/6" in text and "grader error: broken" in text and ANSI.search(text)
+
+
+def test_the_summary_counts_scores_limits_and_time():
+    stream = io.StringIO()
+    bulk.print_summary(_outcomes(20), stream, seconds=12.5, how="dask, 4 workers")
+    text = stream.getvalue()
+    assert not ANSI.search(text) and all(line == line.rstrip() for line in text.splitlines())
+    table = dict(re.findall(r"^  (\S.*?\S)  +(.*)$", text, re.M))
+    assert table["submissions"] == "21" and table["graded"] == "17" and table["not loaded"] == "3"
+    assert table["grader errors"] == "1" and table["limits hit"] == "call_seconds x1"
+    assert table["scores"] == "min 0, median 45, mean 45.5, max 100 (out of 100)"
+    assert table["distribution"] == "0-20%: 4, 20-40%: 4, 40-60%: 4, 60-80%: 4, 80-100%: 3, full marks: 1"
+    assert table["time"].startswith("12.5 s wall") and table["executor"] == "dask, 4 workers"
+    assert table["grading time"] == "median 0.10 s, max 0.19 s per submission"
+
+
+def test_scheduler_without_a_distributed_executor_is_refused():
+    run = subprocess.run([sys.executable, "-m", "graders.cli", "grade-all", "a2_numpy_mlp", ".", "--out", "/tmp/x",
+                          "--scheduler", "tcp://127.0.0.1:8786"], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 2 and "--scheduler needs --executor dask or ray" in run.stderr
