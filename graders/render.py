@@ -6,31 +6,50 @@ import io
 import json
 import os
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from graders.assignment import reveals
 from graders.engine import SubmissionResult, TestResult
 
+# The first nine columns are fixed (DESIGN.md and older runs); what an LMS import needs
+# follows: the score as a percentage and the student's identifier there (the roster's, else
+# the folder name).
 CSV_COLUMNS = ("student", "assignment", "score", "max_score", "status", "tests_passed",
-               "tests_failed", "tests_not_run", "limits_hit")
+               "tests_failed", "tests_not_run", "limits_hit", "percent", "identifier")
 OUTPUT_SHOWN = 4000
 
 
 def results_json(result: SubmissionResult) -> dict:
-    """Gradescope's autograder schema (score, output, tests[...]) plus an nngrade block."""
-    tests = []
+    """Gradescope's autograder schema (score, output, tests[...]) plus an nngrade block.
+
+    What a test's output shows follows the assignment's reveal policy. Under "names" it is
+    pass/fail only, and each failed test's details go into an extra zero-point entry that
+    Gradescope shows students only once the instructor publishes the grades."""
+    tests, details = [], []
     for number, test in enumerate(result.tests, start=1):
         entry = {
             "name": _test_title(test),
             "number": str(number),
             "score": round(test.points, 4),
-            "max_score": round(test.max_points, 4) if test.status != "not_run" else 0.0,
-            "output": _test_output(test),
+            "max_score": round(test.max_points, 4) if test.counts else 0.0,
+            "output": _test_output(test, result.reveal),
             "tags": [test.task, test.device],
             "visibility": "visible",
+            "extra_data": _test_data(test),
         }
         if test.status != "not_run":
             entry["status"] = test.status
         tests.append(entry)
+        if test.status == "failed" and not reveals(result.reveal, "messages"):
+            details.append({
+                "name": f"{_test_title(test)} ({test.device}): details",
+                "number": f"{number}.1", "score": 0.0, "max_score": 0.0,
+                "output": _test_output(test, "messages"), "tags": [test.task, test.device, "details"],
+                "visibility": "after_published", "extra_data": {"details_of": str(number)},
+            })
+    tests += details
+    explanations = {d.id: d.explanation for t in result.tests for d in t.diagnoses}
     return {
         "score": result.score,
         "execution_time": round(result.seconds, 3),
@@ -45,6 +64,7 @@ def results_json(result: SubmissionResult) -> dict:
             "max_score": result.max_score, "isolation": result.isolation,
             "grader_version": result.grader_version, "limits_hit": result.limits_hit,
             "diagnoses": sorted({d.id for t in result.tests for d in t.diagnoses}),
+            "explanations": dict(sorted(explanations.items())), "reveal": result.reveal,
         }},
     }
 
@@ -56,23 +76,33 @@ def feedback_markdown(result: SubmissionResult, title: str = "") -> str:
         lines += ["Your submission could not be loaded, so no test could run:", "", "```", result.message, "```", ""]
     lines += ["| test | device | points | result |", "| --- | --- | --- | --- |"]
     for test in result.tests:
-        lines.append(f"| {_test_title(test)} | {test.device} | {_number(test.points)} / "
+        cell = _test_title(test).replace("|", "\\|")  # a "|" (as in |x|) would end the cell
+        lines.append(f"| {cell} | {test.device} | {_number(test.points)} / "
                      f"{_number(test.max_points)} | {_status_word(test)} |")
     failed = [t for t in result.tests if t.status == "failed" and result.status != "not_loaded"]
-    if failed:
+    if failed and reveals(result.reveal, "messages"):
         lines += ["", "## What went wrong", ""]
         for test in failed:
             lines += [f"### {_test_title(test)} ({test.device})", "", "```", test.message, "```", ""]
             for diagnosis in test.diagnoses:
                 lines += [f"**Likely cause:** {diagnosis.explanation}", ""]
+            if test.inputs:
+                lines += [_inputs_heading(result.reveal), "", "```", *test.inputs, "```", ""]
+    elif failed:
+        lines += ["", "The details of failed tests are not shown for this assignment."]
     not_run = [t for t in result.tests if t.status == "not_run"]
     if not_run:
         lines += ["", f"{len(not_run)} test(s) were not run and do not count toward the score: {not_run[0].message}."]
     if result.limits_hit:
         lines += ["", "Limits hit: " + ", ".join(result.limits_hit) + "."]
-    if result.output.strip():
+    if result.output.strip() and (result.status == "not_loaded" or reveals(result.reveal, "inputs")):
         shown = result.output[:OUTPUT_SHOWN]
         lines += ["", "## What your code printed", "", "```", shown.rstrip(), "```"]
+    elif result.output.strip():
+        # Printing an argument is the easiest way to copy a hidden input out.
+        count = len(result.output.strip().splitlines())
+        lines += ["", f"Your code printed {count} line(s) while the hidden tests ran; they are not shown "
+                      "because they could contain the hidden inputs. Print while running the public tests instead."]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -90,17 +120,77 @@ def write_student(result: SubmissionResult, folder: Path, title: str = "", extra
     ``extra`` joins the nngrade block of results.json (bulk grading's resume key)."""
     document = results_json(result)
     document["extra_data"]["nngrade"].update(extra or {})
+    for leftover in folder.glob(".*.*"):  # half-written temporaries of an interrupted run
+        if leftover.name.startswith((".results.json.", ".feedback.md.")):
+            leftover.unlink(missing_ok=True)
     # results.json last: bulk grading treats it as the mark that this student is done.
     atomic_write(folder / "feedback.md", feedback_markdown(result, title))
     atomic_write(folder / "results.json", json.dumps(document, indent=2) + "\n")
 
 
-def write_csv(rows: list[dict], path: Path) -> None:
+def write_csv(rows: list[dict], path: Path, identifiers: dict[str, str] | None = None) -> None:
+    """One row per student, sorted; ``identifiers`` maps a student to their LMS identifier."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(sorted(rows, key=lambda r: r["student"]))
+    for row in sorted(rows, key=lambda r: r["student"]):
+        writer.writerow({**row, "percent": _percent(row),
+                         "identifier": (identifiers or {}).get(row["student"], row["student"])})
     atomic_write(path, buffer.getvalue())
+
+
+def _percent(row: dict) -> str:
+    try:
+        score, most = float(row["score"]), float(row["max_score"])
+    except (KeyError, TypeError, ValueError):
+        return ""
+    return f"{100 * score / most:.2f}" if most > 0 else ""
+
+
+# --------------------------------------------------------------------------- reading back
+
+@dataclass
+class Record:
+    """One (test, device) of a results.json, as the exporters and the report read it."""
+
+    id: str
+    title: str
+    task: str
+    device: str
+    status: str  # passed | failed | not_run
+    points: float
+    max_points: float
+    counts: bool
+    message: str = ""  # the failure's details, whatever the reveal policy
+    diagnoses: list[str] = field(default_factory=list)
+    limit: str | None = None
+    crashed: bool = False
+
+
+def test_records(document: dict) -> list[Record]:
+    """The (test, device) results of a results.json written by ``results_json``; a file
+    from an older nngrade (no per-test extra_data) is read from names and tags."""
+    tests = [t for t in document.get("tests", []) if isinstance(t, dict)]
+    details = {str(t["extra_data"]["details_of"]): str(t.get("output", "")) for t in tests
+               if isinstance(t.get("extra_data"), dict) and "details_of" in t["extra_data"]}
+    records = []
+    for test in tests:
+        data = test.get("extra_data") if isinstance(test.get("extra_data"), dict) else {}
+        if "details_of" in data:
+            continue
+        tags = list(test.get("tags") or []) + ["", ""]
+        status = data.get("status") or test.get("status") or "not_run"
+        output = str(test.get("output", ""))
+        message = details.get(str(test.get("number")), "" if status == "passed" else output)
+        records.append(Record(
+            id=str(data.get("test", test.get("name", ""))), title=str(test.get("name", "")),
+            task=str(data.get("task", tags[0])), device=str(data.get("device", tags[1]) or "cpu"),
+            status=status, points=float(test.get("score") or 0.0),
+            max_points=float(data.get("max_points", test.get("max_score") or 0.0)),
+            counts=bool(data.get("counts", status != "not_run")), message=message,
+            diagnoses=list(data.get("diagnoses", [])), limit=data.get("limit"),
+            crashed=bool(data.get("crashed", False))))
+    return records
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -112,6 +202,7 @@ def atomic_write(path: Path, text: str) -> None:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp makes 0600; results are for others to read
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -134,13 +225,36 @@ def _test_title(test: TestResult) -> str:
     return f"{test.task}: {test.description or test.name}"
 
 
-def _test_output(test: TestResult) -> str:
+def _test_output(test: TestResult, reveal: str = "messages") -> str:
     if test.status == "passed":
         return "passed"
+    if test.status == "failed" and not reveals(reveal, "messages"):
+        return "failed"
     text = test.message
     for diagnosis in test.diagnoses:
         text += f"\nLikely cause: {diagnosis.explanation}"
+    if test.inputs and test.status == "failed":
+        text += "\n" + _inputs_heading(reveal) + "\n" + "\n".join(test.inputs)
     return text
+
+
+def _inputs_heading(reveal: str) -> str:
+    if reveals(reveal, "inputs"):
+        return "The hidden inputs it sent:"
+    return "What it sent (kinds and shapes; the values stay hidden):"
+
+
+def _test_data(test: TestResult) -> dict:
+    """The machine-readable part of a test entry (read back by ``test_records``)."""
+    data = {"test": test.name, "task": test.task, "device": test.device, "status": test.status,
+            "max_points": round(test.max_points, 6), "counts": test.counts}
+    if test.diagnoses:
+        data["diagnoses"] = [d.id for d in test.diagnoses]
+    if test.limit:
+        data["limit"] = test.limit
+    if test.crashed:
+        data["crashed"] = True
+    return data
 
 
 def _status_word(test: TestResult) -> str:

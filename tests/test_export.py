@@ -1,0 +1,71 @@
+"""Gradescope: the autograder zip needs nothing from this checkout and grades a submission
+laid out as Gradescope lays it out (/autograder/source, submission, results)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from conftest import ROOT
+from graders import engine, export, release
+
+
+def nngrade(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "graders.cli", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_gradescope_zip_grades_a_submission_in_an_autograder_layout(tmp_path, load):
+    bundle = tmp_path / "autograder.zip"
+    run = nngrade("export", "gradescope", "a2_numpy_mlp", "-o", bundle)
+    assert run.returncode == 0, run.stderr
+    names = set(zipfile.ZipFile(bundle).namelist())
+    assert {"setup.sh", "run_autograder", "requirements.txt", "nngrade/pyproject.toml", "nngrade/graders/engine.py",
+            "assignments/a2_numpy_mlp/manifest.toml", "reference/a2_numpy_mlp/mlp.py"} <= names
+    assert any(n.startswith("assignments/a2_numpy_mlp/hidden/test_") for n in names)
+    assert not any("__pycache__" in n or n.startswith("student_template") for n in names)
+    setup = zipfile.ZipFile(bundle).read("setup.sh").decode()
+    assert "--index-url https://download.pytorch.org/whl/cpu" in setup and "torch==" in setup
+
+    root = tmp_path / "autograder"  # what Gradescope's image holds, in a temporary folder
+    export.unpack(bundle, root / "source")
+    (root / "submission").mkdir()
+    shutil.copy(ROOT / "examples" / "a2_numpy_mlp" / "bob" / "mlp.py", root / "submission" / "mlp.py")
+    (root / "results").mkdir()
+    (root / "submission_metadata.json").write_text(json.dumps(
+        {"id": 1, "users": [{"email": "bob@example.edu", "id": 7, "name": "Bob"}]}))
+    env = {k: v for k, v in os.environ.items() if k not in ("NNGRADE_ROOT", "PYTHONPATH")}
+    env.update(NNGRADE_AUTOGRADER_ROOT=str(root), NNGRADE_PYTHON=sys.executable, NNGRADE_SKIP_INSTALL="1")
+
+    installed = subprocess.run([root / "source" / "setup.sh"], cwd=tmp_path, env=env,
+                               capture_output=True, text=True, timeout=60)
+    assert installed.returncode == 0 and "nothing installed" in installed.stdout, installed.stderr
+    graded = subprocess.run([root / "source" / "run_autograder"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    # The bundle's own grader ran, not this checkout's.
+    assert f"from {root / 'source' / 'nngrade' / 'graders'}" in graded.stdout, graded.stdout
+
+    results = json.loads((root / "results" / "results.json").read_text())
+    expected = engine.grade(load("a2_numpy_mlp"), ROOT / "examples" / "a2_numpy_mlp" / "bob", "bob@example.edu")
+    assert 0 < results["score"] == expected.score < expected.max_score
+    assert results["extra_data"]["nngrade"]["student"] == "bob@example.edu"
+    assert sum(t["score"] for t in results["tests"]) == pytest.approx(results["score"], abs=1e-3)
+    assert any("Likely cause" in t["output"] for t in results["tests"])
+
+
+def test_zip_is_the_same_bytes_every_build(tmp_path, load):
+    first, second = tmp_path / "1.zip", tmp_path / "2.zip"
+    export.build_gradescope(load("a2_numpy_mlp"), first)
+    export.build_gradescope(load("a2_numpy_mlp"), second)
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_export_classroom_writes_the_templates_workflow(tmp_path, load):
+    run = nngrade("export", "classroom", "a2_numpy_mlp", "-o", tmp_path)
+    assert run.returncode == 0, run.stderr
+    written = (tmp_path / ".github" / "workflows" / "classroom.yml").read_text()
+    assert written == release.template_files(load("a2_numpy_mlp"))[".github/workflows/classroom.yml"]
