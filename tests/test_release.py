@@ -33,6 +33,8 @@ def test_committed_template_matches_a_fresh_release(name, load):
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_stub_keeps_every_signature_and_docstring(name, load):
     assignment = load(name)
+    if assignment.kind == "quiz":
+        pytest.skip("a quiz ships questions and a blank answers.toml, no code stub (tests/test_quiz.py)")
     reference = ast.parse(assignment.reference_source)
     stub = ast.parse(release.strip_solutions(assignment.reference_source))
     def signatures(tree):

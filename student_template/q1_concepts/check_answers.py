@@ -1,0 +1,438 @@
+"""The format of a quiz's answers.toml: read it, and say clearly what is wrong with it.
+
+This file has two homes. The grader imports it to read a submission, and
+`nngrade release` copies it unchanged into the student's template as check_answers.py,
+with the quiz's question list appended, so the check a student runs and the grader
+read answers the same way. It checks the *format* only: it never knows the answers.
+
+    true/false questions    qNN = true             (or false; "true" and "false" work too)
+    multi-select questions  qNN = "2,3,5"          (every option you pick; or [2, 3, 5])
+    numeric questions       qNN = 0.25             (a number; "0.25" works too)
+    a question you skip     qNN = ""               (or leave the line out)
+
+Run it from the repository root: ``python check_answers.py`` (Python 3.11+, or
+``pip install tomli`` on an older Python).
+"""
+from __future__ import annotations
+
+import math
+import re
+import sys  # noqa: F401 - check_answers.py ends with sys.exit(main(...))
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python < 3.11
+    import tomli as tomllib  # type: ignore[no-redef]
+
+FILENAME = "answers.toml"
+SIZE_LIMIT = 64 * 1024  # bytes; a real answers file is a few KB
+TYPES = ("true_false", "multi", "numeric")
+_TRUE = {"true", "t", "yes", "y"}
+_FALSE = {"false", "f", "no", "n"}
+_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+def read(path, questions: dict) -> tuple[dict, list[str]]:
+    """Read an answers file: ``(answers by question id, problems)``.
+
+    ``questions`` maps each id to ``(type, number of options)``. An answer is ``None``
+    (not answered), a bool, a tuple of option numbers, or a float. The file is well
+    formed exactly when ``problems`` is empty.
+    """
+    path = Path(path)
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        return {}, [f"{path.name} must be a plain file (not a link or a folder)"]
+    if not path.exists():
+        return {}, [f"there is no {path.name} at the top of the submission"]
+    with open(path, "rb") as stream:
+        data = stream.read(SIZE_LIMIT + 1)
+    if len(data) > SIZE_LIMIT:
+        return {}, [f"{path.name} is larger than {SIZE_LIMIT // 1024} KB; it should hold one short line per question"]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return {}, [f"{path.name} is not UTF-8 text (byte {error.start} cannot be decoded)"]
+    return parse(text, questions)
+
+
+def parse(text: str, questions: dict) -> tuple[dict, list[str]]:
+    """Like ``read``, for the file's text."""
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        return {}, [f"{FILENAME} is not valid TOML: {error}. Each line should look like "
+                    'q07 = true, q08 = "2,3" or q09 = 0.25']
+    answers = {qid: None for qid in questions}
+    problems = []
+    ids = list(questions)
+    for key, value in table.items():
+        line = _line_of(text, key)
+        where = f"line {line}: " if line else ""
+        if key not in questions:
+            known = f"{ids[0]} to {ids[-1]}" if ids else "none"
+            problems.append(f"{where}{key!r} is not a question id (the ids are {known})")
+            continue
+        kind, options = questions[key]
+        answer, problem = parse_value(value, kind, options)
+        if problem:
+            problems.append(f"{where}{key}: {problem}")
+        else:
+            answers[key] = answer
+    return answers, problems
+
+
+def parse_value(value, kind: str, options: int = 0):
+    """``(answer, None)`` for a well-formed value of a question of this kind, else ``(None, problem)``."""
+    if isinstance(value, str) and not value.strip() or value == []:
+        return None, None  # not answered
+    if kind == "true_false":
+        if isinstance(value, bool):
+            return value, None
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE, None
+        return None, f"a true/false question takes true or false, not {_shown(value)}"
+    if kind == "multi":
+        if isinstance(value, str):
+            tokens = [t for t in _SEPARATORS.split(value.strip()) if t]
+            if not all(t.isdigit() for t in tokens):
+                return None, f'write the numbers of the options you pick, like "2,3,5", not {_shown(value)}'
+            picks = [int(t) for t in tokens]
+        elif isinstance(value, int) and not isinstance(value, bool):
+            picks = [value]
+        elif isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            picks = list(value)
+        else:
+            return None, f'write the numbers of the options you pick, like "2,3,5", not {_shown(value)}'
+        outside = sorted({p for p in picks if not 1 <= p <= options})
+        if outside:
+            return None, (f"option {', '.join(map(str, outside))} does not exist "
+                          f"(this question has options 1 to {options})")
+        return tuple(sorted(set(picks))), None
+    if kind == "numeric":
+        number = None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = float(value)
+        elif isinstance(value, str):
+            try:
+                number = float(value.strip())
+            except ValueError:
+                pass
+        if number is None:
+            return None, f"a numeric question takes a number, like 0.25 or -1.5e-3, not {_shown(value)}"
+        if not math.isfinite(number):
+            return None, f"a numeric answer must be a finite number, not {_shown(value)}"
+        return number, None
+    raise ValueError(f"unknown question type {kind!r}; the types are {', '.join(TYPES)}")
+
+
+def _line_of(text: str, key: str) -> int | None:
+    """The line on which ``key`` is assigned at the top level, if it can be found."""
+    pattern = re.compile(rf"""^\s*(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*=""")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if pattern.match(line):
+            return number
+    return None
+
+
+def _shown(value) -> str:
+    text = repr(value) if not isinstance(value, bool) else str(value).lower()
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def main(argv: list[str], questions: dict) -> int:
+    path = Path(argv[0] if argv else FILENAME)
+    answers, problems = read(path, questions)
+    if problems:
+        print(f"{path} is not well formed; the grader would not be able to read it:")
+        for problem in problems:
+            print(f"  - {problem}")
+        return 1
+    answered = sum(answer is not None for answer in answers.values())
+    print(f"{path} is well formed: {answered} of {len(questions)} questions answered. "
+          "(This checks the format only, never whether an answer is right.)")
+    return 0
+
+
+# Generated by `nngrade release q1_concepts`: each question's type and number of options.
+QUESTIONS = {qid: tuple(value) for qid, value in {
+    "q01": [
+        "numeric",
+        0
+    ],
+    "q02": [
+        "numeric",
+        0
+    ],
+    "q03": [
+        "multi",
+        6
+    ],
+    "q04": [
+        "true_false",
+        0
+    ],
+    "q05": [
+        "numeric",
+        0
+    ],
+    "q06": [
+        "multi",
+        4
+    ],
+    "q07": [
+        "multi",
+        4
+    ],
+    "q08": [
+        "numeric",
+        0
+    ],
+    "q09": [
+        "multi",
+        4
+    ],
+    "q10": [
+        "true_false",
+        0
+    ],
+    "q11": [
+        "true_false",
+        0
+    ],
+    "q12": [
+        "true_false",
+        0
+    ],
+    "q13": [
+        "numeric",
+        0
+    ],
+    "q14": [
+        "numeric",
+        0
+    ],
+    "q15": [
+        "numeric",
+        0
+    ],
+    "q16": [
+        "numeric",
+        0
+    ],
+    "q17": [
+        "multi",
+        5
+    ],
+    "q18": [
+        "multi",
+        4
+    ],
+    "q19": [
+        "numeric",
+        0
+    ],
+    "q20": [
+        "true_false",
+        0
+    ],
+    "q21": [
+        "multi",
+        3
+    ],
+    "q22": [
+        "true_false",
+        0
+    ],
+    "q23": [
+        "true_false",
+        0
+    ],
+    "q24": [
+        "true_false",
+        0
+    ],
+    "q25": [
+        "true_false",
+        0
+    ],
+    "q26": [
+        "numeric",
+        0
+    ],
+    "q27": [
+        "numeric",
+        0
+    ],
+    "q28": [
+        "numeric",
+        0
+    ],
+    "q29": [
+        "true_false",
+        0
+    ],
+    "q30": [
+        "multi",
+        4
+    ],
+    "q31": [
+        "true_false",
+        0
+    ],
+    "q32": [
+        "true_false",
+        0
+    ],
+    "q33": [
+        "multi",
+        4
+    ],
+    "q34": [
+        "numeric",
+        0
+    ],
+    "q35": [
+        "numeric",
+        0
+    ],
+    "q36": [
+        "true_false",
+        0
+    ],
+    "q37": [
+        "true_false",
+        0
+    ],
+    "q38": [
+        "true_false",
+        0
+    ],
+    "q39": [
+        "true_false",
+        0
+    ],
+    "q40": [
+        "true_false",
+        0
+    ],
+    "q41": [
+        "numeric",
+        0
+    ],
+    "q42": [
+        "numeric",
+        0
+    ],
+    "q43": [
+        "numeric",
+        0
+    ],
+    "q44": [
+        "numeric",
+        0
+    ],
+    "q45": [
+        "numeric",
+        0
+    ],
+    "q46": [
+        "numeric",
+        0
+    ],
+    "q47": [
+        "multi",
+        5
+    ],
+    "q48": [
+        "multi",
+        4
+    ],
+    "q49": [
+        "true_false",
+        0
+    ],
+    "q50": [
+        "numeric",
+        0
+    ],
+    "q51": [
+        "numeric",
+        0
+    ],
+    "q52": [
+        "numeric",
+        0
+    ],
+    "q53": [
+        "true_false",
+        0
+    ],
+    "q54": [
+        "multi",
+        5
+    ],
+    "q55": [
+        "numeric",
+        0
+    ],
+    "q56": [
+        "true_false",
+        0
+    ],
+    "q57": [
+        "numeric",
+        0
+    ],
+    "q58": [
+        "numeric",
+        0
+    ],
+    "q59": [
+        "multi",
+        4
+    ],
+    "q60": [
+        "numeric",
+        0
+    ],
+    "q61": [
+        "numeric",
+        0
+    ],
+    "q62": [
+        "numeric",
+        0
+    ],
+    "q63": [
+        "true_false",
+        0
+    ],
+    "q64": [
+        "numeric",
+        0
+    ],
+    "q65": [
+        "multi",
+        3
+    ],
+    "q66": [
+        "numeric",
+        0
+    ],
+    "q67": [
+        "true_false",
+        0
+    ],
+    "q68": [
+        "multi",
+        6
+    ],
+    "q69": [
+        "true_false",
+        0
+    ]
+}.items()}
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:], QUESTIONS))

@@ -1,0 +1,178 @@
+"""nbgrader notebooks (`nngrade release --format nbgrader`): the cells follow nbgrader's
+schema, the reference passes and catalogued mistakes fail, and a round trip through the
+real `nbgrader generate_assignment` and `nbgrader autograde` scores a correct and a wrong
+student notebook as expected in the gradebook."""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from graders import cli, notebook
+
+CODE_ASSIGNMENTS = ["a1_foundations", "a2_numpy_mlp"]
+
+
+def _meta(cell):
+    return cell.metadata.get("nbgrader", {})
+
+
+@pytest.fixture(scope="module")
+def a2_built(load):
+    return notebook.build(load("a2_numpy_mlp"))
+
+
+@pytest.mark.parametrize("name", CODE_ASSIGNMENTS)
+def test_cells_follow_nbgrader_schema(name, load):
+    from nbgrader.nbgraderformat import MetadataValidator
+
+    assignment = load(name)
+    built = notebook.build(assignment)
+    nb = built.notebook
+    nbformat.validate(nb)
+    MetadataValidator().validate_nb(nb)  # nbgrader's own check: ids, points, schema version 3
+    assert built.left_out == []
+    grades = {_meta(c)["grade_id"]: c for c in nb.cells if _meta(c).get("grade")}
+    solutions = {_meta(c)["grade_id"]: c for c in nb.cells if _meta(c).get("solution")}
+    assert set(grades) == {f"test_{t}" for t in assignment.tasks}
+    assert set(solutions) == {f"solution_{t}" for t in assignment.tasks}
+    for task in assignment.tasks.values():
+        test = grades[f"test_{task.id}"]
+        assert _meta(test)["points"] == task.points["cpu"] and _meta(test)["locked"]
+        assert "### BEGIN HIDDEN TESTS" in test.source and "### END HIDDEN TESTS" in test.source
+        assert "_run_public(" in test.source.split("### BEGIN HIDDEN TESTS")[0]  # visible checks come first
+        source = solutions[f"solution_{task.id}"].source
+        assert all(re.search(rf"^def {f}\(", source, re.M) for f in task.functions)
+        assert source.count("### BEGIN SOLUTION") == source.count("### END SOLUTION") >= 1
+    assert sum(_meta(c)["points"] for c in grades.values()) == sum(t.points["cpu"] for t in assignment.tasks.values())
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert not re.search(rf"^\s*(from|import) ({assignment.module}|graders)\b", code, re.M)  # no reference, no nngrade
+    assert nb.metadata.kernelspec.name == "python3"
+
+
+def test_reference_passes_and_mistakes_fail_their_task(a2_built, load):
+    assignment = load("a2_numpy_mlp")
+    assert notebook.run(a2_built.notebook) == {}
+    cells = dict(notebook.code_cells(a2_built.notebook))
+    for entry_id, task in (("db_averaged", "linear"), ("two_layer_net_without_dropout", "two_layer_net")):
+        entry = next(e for e in assignment.mistakes if e.id == entry_id)
+        wrong = cells[f"solution_{task}"] + f"\n\n\n{entry.source}\n{entry.target} = {entry.id}\n"
+        failures = notebook.run(a2_built.notebook, {f"solution_{task}": wrong})
+        assert f"test_{task}" in failures
+    # two_layer_net_without_dropout slips past the public tests: only the hidden block sees it.
+    visible_only = cells["test_two_layer_net"].split("### BEGIN HIDDEN TESTS")[0]
+    entry = next(e for e in assignment.mistakes if e.id == "two_layer_net_without_dropout")
+    wrong = cells["solution_two_layer_net"] + f"\n\n\n{entry.source}\n{entry.target} = {entry.id}\n"
+    assert notebook.run(a2_built.notebook, {"solution_two_layer_net": wrong, "test_two_layer_net": visible_only}) == {}
+    assert "with dropout_p = 0.4 the loss equals the loss without dropout" in failures["test_two_layer_net"]
+
+
+def test_embedded_literals_round_trip_exactly():
+    import numpy as np
+    import torch
+
+    from graders.hidden import Outcome
+
+    values = {"a": np.array([[0.1, -2.5e-300], [np.inf, np.nan]], dtype=np.float32), "b": np.float64(1 / 3),
+              "c": torch.tensor([1 / 3, -0.0], dtype=torch.float64), "d": (1, "x", None, True, [2.5]),
+              "e": Outcome(error="ValueError", message="axis 1"), "f": np.zeros((0, 3), np.int64),
+              "g": torch.Size([2, 3]), "h": np.bool_(True), "i": float("-inf")}
+    namespace = {"np": np, "torch": torch, "Outcome": Outcome}
+    rebuilt = eval(notebook.literal(values), namespace)  # noqa: S307 - our own generated literal
+    np.testing.assert_array_equal(rebuilt["a"], values["a"])
+    assert rebuilt["a"].dtype == np.float32 and rebuilt["b"] == values["b"] and type(rebuilt["b"]) is np.float64
+    assert torch.equal(rebuilt["c"], values["c"]) and rebuilt["c"].dtype == torch.float64
+    assert rebuilt["d"] == values["d"] and rebuilt["e"].error == "ValueError"
+    assert rebuilt["f"].shape == (0, 3) and rebuilt["g"] == torch.Size([2, 3]) and rebuilt["h"] is np.True_
+    assert rebuilt["i"] == float("-inf")
+    with pytest.raises(TypeError, match="object"):
+        notebook.literal({"x": object()})
+
+
+def test_a_quiz_has_no_notebook(load, tmp_path, capsys):
+    with pytest.raises(notebook.NotebookError, match="quiz"):
+        notebook.build(load("q1_concepts"))
+    assert cli.main(["release", "--format", "nbgrader", "q1_concepts", "--out", str(tmp_path)]) == 0
+    assert "no notebook" in capsys.readouterr().out and not (tmp_path / "source").exists()
+
+
+# --------------------------------------------------------------------------- the real nbgrader
+
+def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
+    environment = dict(os.environ)
+    # nbgrader calls the alembic script by name, and the kernel must be this venv's python.
+    environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment.get('PATH', '')}"
+    environment["JUPYTER_CONFIG_DIR"] = str(course / ".jupyter-config")  # no user config leaks in
+    environment["JUPYTER_RUNTIME_DIR"] = str(course / ".jupyter-runtime")
+    environment["JUPYTER_DATA_DIR"] = str(course / ".jupyter-data")  # kernels: this venv's python3 only
+    environment.pop("JUPYTER_PATH", None)
+    run = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=environment,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]
+    return run
+
+
+def _student_notebook(released: Path, solutions: dict[str, str], extra: dict[str, str]):
+    nb = nbformat.read(released, as_version=4)
+    for cell in nb.cells:
+        grade_id = _meta(cell).get("grade_id")
+        if _meta(cell).get("solution"):
+            cell.source = solutions[grade_id] + extra.get(grade_id, "")
+    return nb
+
+
+@pytest.mark.slow
+def test_nbgrader_generate_and_autograde_round_trip(load, tmp_path):
+    from nbgrader.api import Gradebook
+
+    name = "a2_numpy_mlp"
+    assignment = load(name)
+    course = tmp_path / "course"
+    assert cli.main(["release", "--format", "nbgrader", name, "--out", str(course)]) == 0
+    source = course / "source" / name / f"{name}.ipynb"
+    database = course / "gradebook.db"
+    (course / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        f"c.CourseDirectory.root = {str(course)!r}\n"
+        f"c.CourseDirectory.db_url = {'sqlite:///' + str(database)!r}\n"
+        "c.Execute.timeout = 300\n")
+    _nbgrader(course, "generate_assignment", name, "--force")
+    released = course / "release" / name / f"{name}.ipynb"
+    student_view = nbformat.read(released, as_version=4)
+    for cell in student_view.cells:
+        assert "### BEGIN SOLUTION" not in cell.source
+        assert not _meta(cell).get("grade") or "_run_hidden(" not in cell.source  # hidden tests stripped
+    assert any("raise NotImplementedError()" in c.source for c in student_view.cells if _meta(c).get("solution"))
+
+    # The correct student writes the reference's code; the wrong one makes a mistake that
+    # only the hidden tests see (the public tests pass), so autograde must have run them.
+    reference = nbformat.read(source, as_version=4)
+    solutions = {_meta(c)["grade_id"]: re.sub(r"(?m)^[ \t]*### (BEGIN|END) SOLUTION\n", "", c.source)
+                 for c in reference.cells if _meta(c).get("solution")}
+    mistake = next(e for e in assignment.mistakes if e.id == "two_layer_net_without_dropout")
+    students = {"correct": {},
+                "wrong": {"solution_two_layer_net": f"\n\n\n{mistake.source}\n{mistake.target} = {mistake.id}\n"}}
+    for student, extra in students.items():
+        folder = course / "submitted" / student / name
+        folder.mkdir(parents=True)
+        nbformat.write(_student_notebook(released, solutions, extra), str(folder / f"{name}.ipynb"))
+    _nbgrader(course, "autograde", name, "--force")
+
+    total = sum(t.points["cpu"] for t in assignment.tasks.values())
+    with Gradebook(f"sqlite:///{database}") as gradebook:
+        scores = {}
+        for student in students:
+            submission = gradebook.find_submission_notebook(name, name, student)
+            scores[student] = (submission.score, submission.max_score,
+                               {grade.name: grade.score for grade in submission.grades})
+    assert scores["correct"][:2] == (total, total)
+    assert scores["wrong"][1] == total and scores["wrong"][0] < total
+    assert scores["wrong"][2]["test_two_layer_net"] == 0
+    assert scores["wrong"][0] == total - assignment.tasks["two_layer_net"].points["cpu"]
+    graded = nbformat.read(course / "autograded" / "wrong" / name / f"{name}.ipynb", as_version=4)
+    failing = next(c for c in graded.cells if _meta(c).get("grade_id") == "test_two_layer_net")
+    assert "_run_hidden(" in failing.source  # autograde restored the hidden tests
+    assert "the loss equals the loss without dropout" in str(failing.outputs)
