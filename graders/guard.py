@@ -1,14 +1,17 @@
 """Forbidden APIs, refused while the code under test runs.
 
 A task in the manifest may forbid groups of torch APIs (``forbidden = ["autograd",
-"torch.conv"]``). While a function of that task runs, two torch modes watch every call:
+"torch.conv"]``). While a function of that task runs, torch modes watch every call:
 
 - a ``TorchFunctionMode`` sees the Python-level call (``F.conv2d``, ``x.tanh()``,
   ``torch.nn.functional.dropout``, ``y.backward()``) however it was reached: an alias, a
-  method, ``torch._C._nn``, ``torch.ops.aten``;
-- a ``TorchDispatchMode`` sees the aten operator underneath (``aten.convolution``), so a
-  composite or private entry point that avoids every Python name is still caught, and
-  it sees autograd in use: an operation recorded on a tensor that requires grad.
+  method, ``torch._C._nn``, ``torch.ops.aten``; and autograd in use: any call on a tensor
+  that requires grad while grad mode is on;
+- with ``deep=True`` (raw ``aten.<op>`` groups, and probes that run the student's code
+  inside autograd's own engine, where function modes do not follow), a
+  ``TorchDispatchMode`` also sees the aten operator underneath (``aten.convolution``).
+  It is not the default: it makes every torch call about 5x slower, the function mode
+  about 1.7x.
 
 The first forbidden call raises ``ForbiddenCall`` (a ``BaseException``, so ``except
 Exception`` does not swallow it) and is remembered, so a submission that catches it
@@ -63,11 +66,11 @@ GROUPS: dict[str, Group] = {
                          "avg_pool2d_backward avg_pool3d_backward",
                          "torch's pooling operators"),
     "torch.tanh": _group("tanh tanh_", "tanh tanh_ tanh_backward", "torch's tanh"),
-    "torch.sigmoid": _group("sigmoid sigmoid_ expit logsigmoid", "sigmoid sigmoid_ sigmoid_backward "
+    "torch.sigmoid": _group("sigmoid sigmoid_ expit special_expit logsigmoid log_sigmoid", "sigmoid sigmoid_ sigmoid_backward "
                             "log_sigmoid_forward log_sigmoid_backward", "torch's sigmoid"),
     "torch.leaky_relu": _group("leaky_relu leaky_relu_", "leaky_relu leaky_relu_ leaky_relu_backward",
                                "torch's leaky ReLU"),
-    "torch.softmax": _group("softmax log_softmax _softmax _log_softmax softmin",
+    "torch.softmax": _group("softmax log_softmax _softmax _log_softmax softmin special_softmax special_log_softmax",
                             "softmax log_softmax _softmax _log_softmax _safe_softmax "
                             "_softmax_backward_data _log_softmax_backward_data",
                             "torch's softmax and log-softmax"),
@@ -106,7 +109,7 @@ class ForbiddenCall(BaseException):
         super().__init__(f"called {call}{where}, which this task forbids ({what})")
 
 
-def watching(groups, source_dirs=()):
+def watching(groups, source_dirs=(), deep: bool = False):
     """A context manager enforcing ``groups`` on everything run inside it.
 
     Yields a ``Watch`` whose ``violation`` holds the first ``ForbiddenCall`` (caught or not).
@@ -115,7 +118,14 @@ def watching(groups, source_dirs=()):
     groups = tuple(groups)
     if not groups:
         return contextlib.nullcontext(Watch())
-    return _Guarded(groups, tuple(os.path.abspath(d) + os.sep for d in source_dirs)).context()
+    deep = deep or any(g.startswith("aten.") for g in groups)
+    key = (groups, tuple(os.path.abspath(d) + os.sep for d in source_dirs), deep)
+    if key not in _GUARDS:  # mode classes are built once per rule set, not per call
+        _GUARDS[key] = _Guarded(*key)
+    return _GUARDS[key].context()
+
+
+_GUARDS: dict[tuple, "_Guarded"] = {}
 
 
 class Watch:
@@ -123,7 +133,7 @@ class Watch:
 
 
 class _Guarded:
-    def __init__(self, groups: tuple[str, ...], source_dirs: tuple[str, ...]):
+    def __init__(self, groups: tuple[str, ...], source_dirs: tuple[str, ...], deep: bool):
         import torch
         from torch.overrides import TorchFunctionMode
         from torch.utils._python_dispatch import TorchDispatchMode
@@ -140,6 +150,9 @@ class _Guarded:
                 group = names.get(getattr(func, "__name__", ""))
                 if group is not None:
                     guard.refuse(group, _python_name(func))
+                if check_autograd and torch.is_grad_enabled() and _records_grad(torch, args):
+                    guard.refuse(AUTOGRAD, f"{_python_name(func)} on a tensor that requires grad "
+                                           "(autograd recording)")
                 return func(*args, **(kwargs or {}))
 
         class DispatchGuard(TorchDispatchMode):
@@ -153,8 +166,9 @@ class _Guarded:
                     guard.refuse(AUTOGRAD, f"aten.{name} on a tensor that requires grad (autograd recording)")
                 return func(*args, **(kwargs or {}))
 
-        self.modes = (FunctionGuard(), DispatchGuard())
+        self.modes = (FunctionGuard(), DispatchGuard()) if deep else (FunctionGuard(),)
         self.source_dirs = source_dirs
+        self.watch = Watch()
 
     def refuse(self, group: str, call: str) -> None:
         if self.watch.violation is None:
@@ -172,24 +186,38 @@ class _Guarded:
 
     @contextlib.contextmanager
     def context(self):
-        function_mode, dispatch_mode = self.modes
-        with function_mode, dispatch_mode:
-            yield self.watch
-            intact = _mode_active(function_mode, dispatch_mode)
-        if not intact and self.watch.violation is None:
-            self.watch.violation = ForbiddenCall("guard", "code that switched off the grader's API guard", "")
+        self.watch = watch = Watch()
+        with contextlib.ExitStack() as stack:
+            for mode in self.modes:
+                stack.enter_context(mode)
+            yield watch
+            intact = _modes_active(self.modes)
+        if not intact and watch.violation is None:
+            watch.violation = ForbiddenCall("guard", "code that switched off the grader's API guard", "")
 
 
 def _prefix(filename: str, dirs: tuple[str, ...]) -> str:
     return next(d for d in dirs if filename.startswith(d))
 
 
-def _mode_active(function_mode, dispatch_mode) -> bool:
+def _modes_active(modes) -> bool:
     from torch.overrides import _get_current_function_mode_stack
     from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
 
-    return (any(m is function_mode for m in _get_current_function_mode_stack())
-            and any(m is dispatch_mode for m in _get_current_dispatch_mode_stack()))
+    active = [*_get_current_function_mode_stack(), *_get_current_dispatch_mode_stack()]
+    return all(any(m is mode for m in active) for mode in modes)
+
+
+def _records_grad(torch, args) -> bool:
+    """Whether any tensor among ``args`` (or in a list/tuple among them) requires grad."""
+    for arg in args:
+        if isinstance(arg, torch.Tensor):
+            if arg.requires_grad:
+                return True
+        elif isinstance(arg, (list, tuple)):
+            if any(isinstance(a, torch.Tensor) and a.requires_grad for a in arg):
+                return True
+    return False
 
 
 def _python_name(func) -> str:

@@ -16,8 +16,14 @@ from __future__ import annotations
 
 from graders import guard
 
-# Autograd is the probe's own tool in these two, so only the task's other rules apply.
+# Autograd is the probe's own tool in these two, so only the task's other rules apply;
+# and the student's backward then runs on autograd's engine, which function modes do not
+# follow, so these need the guard's dispatch mode too.
 USES_AUTOGRAD = frozenset({"function_autograd", "gradcheck"})
+
+
+def needs_deep_guard(kind: str | None) -> bool:
+    return kind in USES_AUTOGRAD
 
 
 class StandInContext:
@@ -45,25 +51,23 @@ def rules_for(kind: str, groups) -> tuple[str, ...]:
     return tuple(g for g in groups if not (kind in USES_AUTOGRAD and g == guard.AUTOGRAD))
 
 
-def run(kind: str, function_class, *args):
+def run(kind: str, function_class, inputs: tuple, grad_output=None):
+    """Arguments are named as the student would know them: in-place messages name them."""
     import torch
 
     if kind == "function_direct":
-        inputs, grad_output = args
         ctx = StandInContext(len(inputs))
         with torch.no_grad():
             output = function_class.forward(ctx, *inputs)
             gradients = function_class.backward(ctx, grad_output)
         return output, _as_tuple(gradients)
     if kind == "function_autograd":
-        inputs, grad_output = args
         leaves = tuple(x.detach().clone().requires_grad_(True) for x in inputs)
         with torch.enable_grad():
             output = function_class.apply(*leaves)
             gradients = torch.autograd.grad(output, leaves, grad_output, allow_unused=True)
         return output.detach(), tuple(g.detach() if g is not None else None for g in gradients)
     if kind == "gradcheck":
-        (inputs,) = args
         leaves = tuple(x.detach().clone().requires_grad_(True) for x in inputs)
         from torch.autograd.gradcheck import GradcheckError
 

@@ -151,7 +151,7 @@ def _call(session: _Session, name: str, args: list, kwargs: dict, forbidden, pro
         function, args = probes.run, [probe, function, *args]
     watch = mutation.watch(function, args, kwargs)
     error = None
-    with guard.watching(forbidden, [workdir]) as seen:
+    with guard.watching(forbidden, [workdir], deep=probes.needs_deep_guard(probe)) as seen:
         try:
             value = function(*args, **kwargs)
         except BaseException as raised:  # noqa: BLE001 - report sys.exit() and the like, then go on
