@@ -26,6 +26,7 @@ demo: venv
 	$(VENV)/bin/nngrade validate a2_numpy_mlp
 	$(VENV)/bin/nngrade grade-all a1_foundations examples/a1_foundations --out demo-out/a1_foundations
 	$(VENV)/bin/nngrade grade-all a2_numpy_mlp examples/a2_numpy_mlp --out demo-out/a2_numpy_mlp
+	$(VENV)/bin/nngrade report demo-out/a2_numpy_mlp
 
 clean:
 	rm -rf $(VENV) demo-out

@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import os
+import sys
 import textwrap
 import tomllib
 import types
@@ -66,7 +67,12 @@ class Assignment:
     folder: Path
     reference_path: Path
     require_gpu: bool = False  # CUDA tests count toward max_score even where no GPU ran them
+    # What feedback shows of the hidden tests: "names" (pass/fail only), "messages" (plus the
+    # differences and diagnoses), "inputs" (plus the hidden inputs' values); "answers" is
+    # "inputs" for quizzes. A plain string, one of REVEAL_LEVELS.
+    reveal: str = "messages"
     _modules: dict = field(default_factory=dict, repr=False)
+    kind = "code"  # a quiz is a graders.quiz.Quiz, kind "quiz"
 
     # ----------------------------------------------------------------- the reference
 
@@ -149,6 +155,25 @@ class Assignment:
         share = sum(s.weight for s in self.tests if s.task == spec.task)
         return task.points.get(device, 0.0) * spec.weight / share
 
+    def reachable_from(self, functions) -> set[str]:
+        """The reference's functions (and classes) that calling ``functions`` can run:
+        they and, transitively, every module-level callable their code names."""
+        graph = self._call_graph
+        seen, todo = set(), [f for f in functions if f in graph]
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo += graph[name] - seen
+        return seen
+
+    @cached_property
+    def _call_graph(self) -> dict[str, set[str]]:
+        module = self.reference
+        own = {name for name, value in vars(module).items()
+               if callable(value) and getattr(value, "__module__", None) == module.__name__}
+        return {name: _names_used(getattr(module, name)) & own for name in own}
+
     def forbidden_for(self, function: str) -> tuple[str, ...]:
         """The API groups refused while ``function`` runs: those of every task listing it."""
         groups = [g for task in self.tasks.values() if function in task.functions for g in task.forbidden]
@@ -170,6 +195,12 @@ def load(name: str, root: Path | None = None) -> Assignment:
         manifest = tomllib.loads(manifest_path.read_text())
     except tomllib.TOMLDecodeError as error:
         raise ManifestError(f"{manifest_path} is not valid TOML: {error}") from None
+    if manifest.get("kind", "code") == "quiz":  # answers.toml, graded in-process (graders.quiz)
+        from graders import quiz
+
+        return quiz.parse(manifest, name, folder, root, manifest_path)
+    if manifest.get("kind", "code") != "code":
+        raise ManifestError(f"{manifest_path}: kind must be \"code\" or \"quiz\", not {manifest['kind']!r}")
     return _parse(manifest, name, folder, root, manifest_path)
 
 
@@ -197,6 +228,8 @@ def _parse(manifest: dict, name: str, folder: Path, root: Path, where: Path) -> 
             raise ManifestError(f"{where}: task {task_id!r} gives points for devices outside {list(devices)}")
         if task_id in tasks:
             raise ManifestError(f"{where}: task id {task_id!r} appears twice")
+        if "probe" in table.get("functions", ()):
+            raise ManifestError(f"{where}: task {task_id!r}: 'probe' is reserved (impl.probe runs probes)")
         forbidden = tuple(table.get("forbidden", ()))
         try:
             guard.check_groups(forbidden, f"{where}: task {task_id!r}")
@@ -217,7 +250,39 @@ def _parse(manifest: dict, name: str, folder: Path, root: Path, where: Path) -> 
         framework=manifest.get("framework", "numpy"), devices=devices,
         requirements=tuple(manifest.get("requirements", [])), limits=limits, tolerance=tolerance,
         tasks=tasks, folder=folder, reference_path=reference_path,
-        require_gpu=bool(manifest.get("require_gpu", False)))
+        require_gpu=bool(manifest.get("require_gpu", False)),
+        reveal=_reveal(manifest, where))
+
+
+REVEAL_LEVELS = ("names", "messages", "inputs", "answers")
+
+
+def reveals(policy: str, level: str) -> bool:
+    """Whether ``policy`` shows ``level`` ("messages" or "inputs"); "answers" means "inputs"."""
+    order = {"names": 0, "messages": 1, "inputs": 2, "answers": 2}
+    return order.get(policy, 1) >= order[level]
+
+
+def _reveal(manifest: dict, where: Path) -> str:
+    value = manifest.get("reveal", "messages")
+    if value not in REVEAL_LEVELS:
+        raise ManifestError(f"{where}: reveal must be one of {list(REVEAL_LEVELS)}, not {value!r}")
+    return value
+
+
+def _names_used(value) -> set[str]:
+    """Global names read by a function's code (nested code included), or by a class's methods."""
+    codes = [vars(value)[k] for k in vars(value)] if isinstance(value, type) else [value]
+    names, stack = set(), []
+    for item in codes:
+        item = getattr(item, "__func__", item)  # staticmethod / classmethod
+        if hasattr(item, "__code__"):
+            stack.append(item.__code__)
+    while stack:
+        code = stack.pop()
+        names.update(code.co_names)
+        stack += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    return names
 
 
 def _module_from_source(name: str, source: str, filename: str) -> types.ModuleType:
@@ -230,9 +295,11 @@ def _module_from_source(name: str, source: str, filename: str) -> types.ModuleTy
 def _import_file(name: str, path: Path) -> types.ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # inspect.getsource() finds a class's file through here
     try:
         spec.loader.exec_module(module)
     except Exception as error:
+        sys.modules.pop(name, None)
         raise ManifestError(f"{path} failed to import: {type(error).__name__}: {error}") from error
     return module
 

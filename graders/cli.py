@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from pathlib import Path
 
@@ -20,11 +21,21 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("release", help="regenerate student_template/ from reference/ + assignments/")
     p.add_argument("assignments", nargs="*", help="default: every assignment")
     p.add_argument("--check", action="store_true", help="only report whether the committed templates are in sync")
+    p.add_argument("--format", choices=["template", "nbgrader"], default="template",
+                   help="template: student_template/ (default); nbgrader: an nbgrader source notebook per "
+                        "code assignment, written to COURSE/source/<name>/<name>.ipynb")
+    p.add_argument("--out", type=Path, metavar="COURSE",
+                   help="with --format nbgrader: the nbgrader course folder (default: build/nbgrader)")
 
     p = commands.add_parser("grade", help="grade one submission folder")
     p.add_argument("assignment")
     p.add_argument("submission", type=Path)
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Path,
+                   help="write results.json, feedback.md and grades.csv here (and the --format file); "
+                        "without it, print the --format document on stdout")
+    p.add_argument("--format", choices=["gradescope", "classroom", "junit"], default="gradescope",
+                   help="gradescope: results.json (default); classroom: GitHub Classroom's autograding "
+                        "result JSON (in --out: STUDENT/classroom.json); junit: JUnit XML (in --out: junit.xml)")
     p.add_argument("--student", help="default: the submission folder's name")
     _device_option(p)
 
@@ -32,9 +43,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("assignment")
     p.add_argument("root", type=Path, help="a folder of submission folders, or a zip of them")
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--workers", type=int, default=None, help="default: the number of CPU cores")
-    p.add_argument("--executor", choices=["local"], default="local")
+    p.add_argument("--workers", type=int, default=None,
+                   help="grading processes (default: the cores this process may use); with --scheduler, "
+                        "the cluster's own size decides")
+    p.add_argument("--executor", choices=["local", "dask", "ray"], default="local",
+                   help="local: a process pool on this machine (default); dask, ray: that engine's cluster "
+                        "at --scheduler, else a local one started for this run")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="an existing cluster: a Dask scheduler (tcp://host:8786) or a Ray address (auto, "
+                        "ray://host:10001); its workers need nngrade installed and NNGRADE_ROOT set")
+    p.add_argument("--gradebook", metavar="DB_URL",
+                   help="also record every score in an nbgrader gradebook (e.g. sqlite:///gradebook.db)")
+    p.add_argument("--roster", type=Path, metavar="CSV",
+                   help="map students to LMS identifiers in grades.csv: a CSV with a github_username (or "
+                        "student) column and an identifier column (GitHub Classroom's roster export)")
     _device_option(p)
+
+    p = commands.add_parser("report", help="the instructor report (HTML with plots) for a graded folder")
+    p.add_argument("folder", type=Path, help="a grade-all --out folder")
+    p.add_argument("-o", "--output", type=Path, help="default: FOLDER/report.html")
+
+    p = commands.add_parser("export", help="platform bundles and workflow files")
+    p.add_argument("platform", choices=["gradescope", "classroom"])
+    p.add_argument("assignment")
+    p.add_argument("-o", "--output", type=Path,
+                   help="gradescope: the autograder zip (default: ASSIGNMENT-gradescope.zip); classroom: "
+                        "where to write the workflow (default: stdout)")
 
     args = parser.parse_args(argv)
     from graders.assignment import ManifestError
@@ -43,6 +77,13 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except (ManifestError, FileNotFoundError, NotADirectoryError) as error:
         print(f"nngrade: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a full disk, a read-only or unwritable --out
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"nngrade: cannot write results{where}: {error.strerror}; finished results are kept "
+              "and a re-run resumes", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nngrade: interrupted; finished results are kept and a re-run resumes", file=sys.stderr)
@@ -62,8 +103,11 @@ def _validate(args) -> int:
     from graders import assignment, validate
 
     loaded = assignment.load(args.assignment)
-    print(f"Validating {loaded.name}: {len(loaded.tests)} hidden tests, {len(loaded.mistakes)} known mistakes, "
-          f"{len(loaded.variants)} correct variants")
+    if loaded.kind == "quiz":
+        print(f"Validating {loaded.name}: {len(loaded.questions)} questions, {len(loaded.mistakes)} known mistakes")
+    else:
+        print(f"Validating {loaded.name}: {len(loaded.tests)} hidden tests, {len(loaded.mistakes)} known mistakes, "
+              f"{len(loaded.variants)} correct variants")
     checks = validate.validate(loaded, _devices(args.device))
     failed = [c for c in checks if not c.ok]
     print(f"\n{len(checks) - len(failed)} of {len(checks)} checks passed" + (": VALID" if not failed else ": NOT VALID"))
@@ -75,6 +119,10 @@ def _release(args) -> int:
 
     root = assignment.project_root()
     names = args.assignments or assignment.available(root)
+    if args.format == "nbgrader":
+        from graders import notebook
+
+        return notebook.release_command(names, root, args.out or root / "build" / "nbgrader", args.check)
     stale = 0
     for name in names:
         loaded = assignment.load(name, root)
@@ -89,34 +137,145 @@ def _release(args) -> int:
 
 
 def _grade(args) -> int:
-    from graders import assignment, engine, render
+    import json
+
+    from graders import assignment, classroom, engine, junit, render
 
     if not args.submission.is_dir():
         raise FileNotFoundError(f"{args.submission} is not a folder")
     loaded = assignment.load(args.assignment)
     student = args.student or args.submission.resolve().name
-    result = engine.grade(loaded, args.submission, student, _devices(args.device))
+    result = engine.grade(loaded, args.submission, student, _devices(args.device),
+                          hidden=(args.out,) if args.out else ())
+    document = render.results_json(result)
+    formatted = {"gradescope": lambda: json.dumps(document, indent=2) + "\n",
+                 "classroom": lambda: json.dumps(classroom.classroom_result(document), indent=2) + "\n",
+                 "junit": lambda: junit.junit_xml([document], name=loaded.name)}[args.format]()
+    line = f"{student}: {result.score:g} / {result.max_score:g} ({result.status})"
+    if args.out is None:
+        sys.stdout.write(formatted)
+        print(line, file=sys.stderr)
+        return 0
     render.write_student(result, args.out / student, loaded.title)
     render.write_csv([render.csv_row(result)], args.out / "grades.csv")
-    print(f"{student}: {result.score:g} / {result.max_score:g} ({result.status}); feedback in {args.out / student}")
+    if args.format == "classroom":
+        render.atomic_write(args.out / student / "classroom.json", formatted)
+    elif args.format == "junit":
+        render.atomic_write(args.out / "junit.xml", formatted)
+    print(f"{line}; feedback in {args.out / student}")
     return 0
 
 
 def _grade_all(args) -> int:
-    from graders import bulk
+    import time
 
-    def progress(outcome, done, total):
-        print(f"[{done}/{total}] {outcome.student}: {outcome.row['score']} / {outcome.row['max_score']}"
-              f"{' (unchanged)' if outcome.reused else ''}", file=sys.stderr, flush=True)
+    from graders import bulk, executors
 
-    outcomes = bulk.grade_all(args.assignment, args.root, args.out, args.workers, _devices(args.device), progress)
+    if args.scheduler and args.executor == "local":
+        print("nngrade: --scheduler needs --executor dask or ray", file=sys.stderr)
+        return 2
+    if args.workers is not None and args.workers < 1:
+        print("nngrade: --workers must be at least 1", file=sys.stderr)
+        return 2
+    problem = _check_outputs(args)
+    if problem:
+        print(f"nngrade: {problem}", file=sys.stderr)
+        return 2
+    progress = bulk.ConsoleProgress()
+    started = time.monotonic()
+    try:
+        outcomes = bulk.grade_all(args.assignment, args.root, args.out, args.workers, _devices(args.device),
+                                  progress, args.executor, args.scheduler)
+    except executors.ExecutorUnavailable as error:
+        print(f"nngrade: {error}", file=sys.stderr)
+        return 2
+    finally:
+        progress.end()
     print()
-    bulk.print_summary(outcomes)
-    print(f"\nResults in {args.out}/ (grades.csv, one folder per student)")
+    bulk.print_summary(outcomes, seconds=time.monotonic() - started, how=progress.how)
+    _after_grade_all(args, outcomes)
+    print(f"Results in {args.out}/ (grades.csv, junit.xml, one folder per student)")
     return 1 if any(o.error for o in outcomes) else 0
 
 
-COMMANDS = {"validate": _validate, "release": _release, "grade": _grade, "grade-all": _grade_all}
+def _check_outputs(args) -> str:
+    """Why --gradebook or --roster cannot work, found before any grading starts."""
+    import importlib.util
+
+    if args.gradebook and importlib.util.find_spec("nbgrader") is None:
+        return "--gradebook needs nbgrader: pip install 'nngrade[nbgrader]'"
+    if args.roster:
+        try:
+            _read_roster(args.roster)
+        except (OSError, UnicodeDecodeError) as error:
+            return f"--roster: {error}"
+    return ""
+
+
+def _after_grade_all(args, outcomes) -> None:
+    """Outputs made from the finished results: junit.xml, the roster's identifiers in
+    grades.csv, and the nbgrader gradebook."""
+    from graders import assignment, gradebook, junit, render
+
+    students = [o.student for o in outcomes]
+    render.atomic_write(args.out / "junit.xml", junit.from_folder(args.out, students))
+    if args.roster:
+        render.write_csv([o.row for o in outcomes], args.out / "grades.csv", _read_roster(args.roster))
+    if args.gradebook:
+        loaded = assignment.load(args.assignment)
+        graded = [o.student for o in outcomes if o.row.get("status") != "grader_error"]
+        count = gradebook.write(args.gradebook, loaded.name, loaded.module, args.out, graded)
+        print(f"Recorded {count} students' scores in the nbgrader gradebook {args.gradebook}")
+
+
+def _read_roster(path: Path) -> dict[str, str]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig") as stream:
+        rows = list(csv.DictReader(stream))
+    mapping = {}
+    for row in rows:
+        key = (row.get("github_username") or row.get("student") or "").strip()
+        identifier = (row.get("identifier") or row.get("email") or "").strip()
+        if key and identifier:
+            mapping[key] = identifier
+    if rows and not mapping:
+        raise FileNotFoundError(f"{path}: no row has both a github_username (or student) and an identifier")
+    return mapping
+
+
+def _report(args) -> int:
+    from graders import report
+
+    if not args.folder.is_dir():
+        raise FileNotFoundError(f"{args.folder} is not a folder")
+    target = report.write(args.folder, args.output)
+    print(f"Report written to {target}")
+    return 0
+
+
+def _export(args) -> int:
+    from graders import assignment, export, release
+
+    loaded = assignment.load(args.assignment)
+    if args.platform == "gradescope":
+        target = export.build_gradescope(loaded, args.output or Path(f"{loaded.name}-gradescope.zip"))
+        print(f"Gradescope autograder for {loaded.name} written to {target}: upload it as the "
+              "assignment's autograder (Ubuntu 22.04 or newer base image)")
+        return 0
+    workflow = release.classroom_workflow(loaded)
+    if args.output is None:
+        sys.stdout.write(workflow)
+    else:
+        target = args.output / ".github" / "workflows" / "classroom.yml" if args.output.is_dir() else args.output
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(workflow)
+        print(f"GitHub Classroom workflow for {loaded.name} written to {target}")
+    return 0
+
+
+COMMANDS = {"validate": _validate, "release": _release, "grade": _grade, "grade-all": _grade_all,
+            "report": _report, "export": _export}
 
 if __name__ == "__main__":
     sys.exit(main())

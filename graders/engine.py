@@ -9,13 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graders import __version__, guard, probes
-from graders.assignment import Assignment
+from graders.assignment import Assignment, reveals
 from graders.catalog import Entry
 from graders.compare import compare
 from graders.hidden import Fail, Inputs, TestSpec, derive_seed, mutation_failure
+from graders.inputs import Recorder
 from graders.mutation import watch
 from graders.protocol import StudentError
-from graders.sandbox import ISOLATION_LEVEL, RemoteImpl, SubmissionNotLoaded, Worker, WorkerFailure
+from graders import isolation
+from graders.sandbox import RemoteImpl, SubmissionNotLoaded, Worker, WorkerFailure
 
 
 @dataclass
@@ -38,6 +40,7 @@ class TestResult:
     limit: str | None = None  # the limit hit, if any
     crashed: bool = False  # the worker died or timed out during this test
     required: bool = False  # counts toward max_score even when not run (require_gpu)
+    inputs: list[str] = field(default_factory=list)  # what the test sent (graders.inputs)
 
     @property
     def counts(self) -> bool:
@@ -52,9 +55,10 @@ class SubmissionResult:
     message: str = ""
     tests: list[TestResult] = field(default_factory=list)
     output: str = ""
-    isolation: str = ISOLATION_LEVEL
+    isolation: str = field(default_factory=isolation.level)
     grader_version: str = __version__
     seconds: float = 0.0
+    reveal: str = "messages"  # the assignment's reveal policy: how much feedback shows
 
     @property
     def score(self) -> float:
@@ -79,7 +83,8 @@ class LocalImpl:
 
     def probe(self, kind: str, target: str, *args):
         rules = probes.rules_for(kind, self._forbidden_for(target))
-        return self._run(target, probes.run, (kind, getattr(self._module, target), *args), {}, rules)
+        return self._run(target, probes.run, (kind, getattr(self._module, target), *args), {}, rules,
+                         deep=probes.needs_deep_guard(kind))
 
     def __getattr__(self, name: str):
         function = getattr(self._module, name)
@@ -89,10 +94,10 @@ class LocalImpl:
 
         return call
 
-    def _run(self, name, function, args, kwargs, rules):
+    def _run(self, name, function, args, kwargs, rules, deep=False):
         watcher = watch(function, args, kwargs)
         try:
-            with guard.watching(rules, [str(Path(self._module.__file__).parent)]) as seen:
+            with guard.watching(rules, [str(Path(self._module.__file__).parent)], deep) as seen:
                 value = function(*args, **kwargs)
         except guard.ForbiddenCall:
             pass
@@ -145,12 +150,19 @@ def plan(assignment: Assignment, devices: set[str] | None = None) -> list[tuple[
 
 
 def grade(assignment: Assignment, submission: Path, student: str,
-          devices: set[str] | None = None) -> SubmissionResult:
+          devices: set[str] | None = None, hidden=()) -> SubmissionResult:
+    """``hidden``: more folders the worker must not see (the results folder), besides the
+    assignment's own and the folder holding the submission and its neighbours."""
+    if assignment.kind == "quiz":  # an answers.toml, read as data: no worker, no student code
+        from graders import quiz
+
+        return quiz.grade(assignment, Path(submission), student)
     started = time.monotonic()
     result = SubmissionResult(student=student, assignment=assignment.name, status="graded")
+    result.reveal = assignment.reveal
     present = available_devices()
     _exact_float32()
-    session = _WorkerSession(assignment, Path(submission))
+    session = _WorkerSession(assignment, Path(submission), hidden)
     try:
         for spec, device in plan(assignment, devices):
             test = TestResult(spec.name, spec.task, device, _first_line(spec.body.__doc__),
@@ -174,9 +186,11 @@ def grade(assignment: Assignment, submission: Path, student: str,
 class _WorkerSession:
     """The student's worker, restarted after a crash so one crash costs only its own test."""
 
-    def __init__(self, assignment: Assignment, submission: Path):
+    def __init__(self, assignment: Assignment, submission: Path, hidden=()):
         self.assignment = assignment
         self.submission = submission
+        self.hidden = (assignment.folder.parent, assignment.reference_path.parent.parent,
+                       submission.resolve().parent, *hidden)
         self.worker: Worker | None = None
         self.load_error: str | None = None
         self._output: list[str] = []
@@ -186,7 +200,8 @@ class _WorkerSession:
             raise SubmissionNotLoaded(self.load_error)
         if self.worker is None:
             try:
-                self.worker = Worker(self.submission, self.assignment.module, self.assignment.limits)
+                self.worker = Worker(self.submission, self.assignment.module, self.assignment.limits,
+                                     self.hidden)
             except WorkerFailure as failure:
                 self.load_error = f"the submission could not be imported: {failure.message}"
                 raise SubmissionNotLoaded(self.load_error) from None
@@ -226,11 +241,18 @@ def _run_test(assignment: Assignment, spec: TestSpec, device: str, student: str,
         test.message = str(error)
         return
     seed = derive_seed(student, assignment.name, spec.name, device)
-    expected = _execute(spec, LocalImpl(assignment.reference, assignment.forbidden_for), seed, device)
+    # Unguarded: validate proves the reference keeps the forbidden-API rules, and the
+    # guard's two torch modes would double the cost of grading.
+    expected = _execute(spec, LocalImpl(assignment.reference), seed, device)
     if expected.failure or expected.error:
         problem = expected.failure or expected.error
         raise RuntimeError(f"the reference fails hidden test {spec.name} on {device}: {problem!r}")
-    actual = _execute(spec, impl, seed, device)
+    recorder = Recorder(impl)
+    actual = _execute(spec, recorder, seed, device)
+    unimplemented = isinstance(actual.error, StudentError) and actual.error.type_name in (
+        "NotImplementedError", "MissingFunction")
+    if reveals(assignment.reveal, "messages") and not unimplemented:
+        test.inputs = recorder.summary(full=reveals(assignment.reveal, "inputs"))
     if isinstance(actual.error, WorkerFailure):
         session.crashed()
         test.message, test.limit, test.crashed = actual.error.message, actual.error.limit, True
@@ -238,6 +260,7 @@ def _run_test(assignment: Assignment, spec: TestSpec, device: str, student: str,
     tolerance = lambda dtype: assignment.tolerance_for(dtype, spec)  # noqa: E731
     if actual.error is not None:
         test.message = _explain_error(actual.error)
+        test.limit = getattr(actual.error, "limit", None)
         if not _forbidden_group(actual.error):
             return
     elif actual.failure is not None:
@@ -248,7 +271,8 @@ def _run_test(assignment: Assignment, spec: TestSpec, device: str, student: str,
             test.status, test.points = "passed", test.max_points
             return
         test.message = "\n".join(differences)
-    test.diagnoses = _diagnose(assignment, spec, seed, device, actual, expected, tolerance)
+    test.diagnoses = _diagnose(assignment, spec, seed, device, actual, expected, tolerance,
+                               assignment.reachable_from(recorder.functions))
 
 
 def _execute(spec: TestSpec, impl, seed: int, device: str) -> _Run:
@@ -268,16 +292,22 @@ def _execute(spec: TestSpec, impl, seed: int, device: str) -> _Run:
 
 
 def _diagnose(assignment: Assignment, spec: TestSpec, seed: int, device: str,
-              actual: _Run, expected: _Run, tolerance) -> list[Diagnosis]:
-    """The catalogued mistakes whose behaviour on these same inputs matches the student's."""
+              actual: _Run, expected: _Run, tolerance, reachable: set[str]) -> list[Diagnosis]:
+    """The catalogued mistakes whose behaviour on these same inputs matches the student's.
+
+    Only mistakes in functions the test reached (``reachable``) can show, so only those run."""
     by_id = {entry.id: entry for entry in assignment.mistakes}
     if actual.failure is not None and actual.failure.mistake in by_id:
         entry = by_id[actual.failure.mistake]
         return [Diagnosis(entry.id, entry.explanation)]
     found = []
+    # Mistakes run guarded only to match a student's forbidden call; otherwise a mistake
+    # that calls a forbidden API computes the right answer and matches nothing.
+    rules = assignment.forbidden_for if _forbidden_group(actual.error) else (lambda name: ())
     for entry in assignment.mistakes:
-        wrong = _execute(spec, LocalImpl(assignment.implementation_with(entry), assignment.forbidden_for),
-                         seed, device)
+        if reachable and entry.target not in reachable:
+            continue
+        wrong = _execute(spec, LocalImpl(assignment.implementation_with(entry), rules), seed, device)
         if _same_behaviour(actual, wrong, expected, tolerance):
             found.append(Diagnosis(entry.id, entry.explanation))
     return found
