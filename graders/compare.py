@@ -186,3 +186,13 @@ def _host(tensor) -> np.ndarray:
     if plain.dtype == torch.bfloat16:
         plain = plain.float()
     return plain.numpy()
+
+
+def exact_float32() -> None:
+    """TF32 off, in the trusted process and (set in the zygote) every worker: a GPU must
+    compute float32 in float32, or the float32 tolerances mean nothing."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.set_float32_matmul_precision("highest")

@@ -2,7 +2,6 @@
 reference, compare, diagnose known mistakes, and score. Rendering is not done here."""
 from __future__ import annotations
 
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -11,7 +10,7 @@ from pathlib import Path
 from graders import __version__, guard, probes
 from graders.assignment import Assignment, reveals
 from graders.catalog import Entry
-from graders.compare import compare
+from graders.compare import compare, exact_float32
 from graders.hidden import Fail, Inputs, TestSpec, derive_seed, mutation_failure
 from graders.inputs import Recorder
 from graders.mutation import watch
@@ -130,14 +129,6 @@ def available_devices() -> set[str]:
     return devices
 
 
-def _exact_float32() -> None:
-    """TF32 off: a GPU must compute float32 in float32, or tolerances mean nothing."""
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-
-
 def plan(assignment: Assignment, devices: set[str] | None = None) -> list[tuple[TestSpec, str]]:
     """Every (test, device) pair to report; device-free tests run once, as "cpu"."""
     wanted = devices or set(assignment.devices)
@@ -161,7 +152,7 @@ def grade(assignment: Assignment, submission: Path, student: str,
     result = SubmissionResult(student=student, assignment=assignment.name, status="graded")
     result.reveal = assignment.reveal
     present = available_devices()
-    _exact_float32()
+    exact_float32()
     session = _WorkerSession(assignment, Path(submission), hidden)
     try:
         for spec, device in plan(assignment, devices):

@@ -92,7 +92,8 @@ def feedback_markdown(result: SubmissionResult, title: str = "") -> str:
         lines += ["", "The details of failed tests are not shown for this assignment."]
     not_run = [t for t in result.tests if t.status == "not_run"]
     if not_run:
-        lines += ["", f"{len(not_run)} test(s) were not run and do not count toward the score: {not_run[0].message}."]
+        counted = "count as lost points" if any(t.required for t in not_run) else "do not count toward the score"
+        lines += ["", f"{len(not_run)} test(s) were not run and {counted}: {not_run[0].message}."]
     if result.limits_hit:
         lines += ["", "Limits hit: " + ", ".join(result.limits_hit) + "."]
     if result.output.strip() and (result.status == "not_loaded" or reveals(result.reveal, "inputs")):
