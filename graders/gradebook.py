@@ -15,7 +15,6 @@ Grades set by hand (manual_score) are left alone; a re-run updates auto_score.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import sys
@@ -89,13 +88,5 @@ def _alembic_on_path():
 
 
 def _graded(out: Path, students: list[str] | None) -> dict[str, list[render.Record]]:
-    graded = {}
-    for path in sorted(out.glob("*/results.json")):
-        student = path.parent.name
-        if students is not None and student not in students:
-            continue
-        try:
-            graded[student] = render.test_records(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            continue
-    return graded
+    return {student: render.test_records(document)
+            for student, document in render.graded_documents(out, students) if document is not None}

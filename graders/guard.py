@@ -138,7 +138,6 @@ class _Guarded:
         from torch.overrides import TorchFunctionMode
         from torch.utils._python_dispatch import TorchDispatchMode
 
-        self.watch = Watch()
         names = {name: g for g in groups if g in GROUPS for name in GROUPS[g].names}
         ops = {op: g for g in groups if g in GROUPS for op in GROUPS[g].ops}
         ops.update({g.removeprefix("aten."): g for g in groups if g.startswith("aten.")})
@@ -150,9 +149,8 @@ class _Guarded:
                 group = names.get(getattr(func, "__name__", ""))
                 if group is not None:
                     guard.refuse(group, _python_name(func))
-                if check_autograd and torch.is_grad_enabled() and _records_grad(torch, args):
-                    guard.refuse(AUTOGRAD, f"{_python_name(func)} on a tensor that requires grad "
-                                           "(autograd recording)")
+                if check_autograd:
+                    guard.refuse_if_recording(torch, _python_name(func), args)
                 return func(*args, **(kwargs or {}))
 
         class DispatchGuard(TorchDispatchMode):
@@ -161,9 +159,8 @@ class _Guarded:
                 group = ops.get(name)
                 if group is not None:
                     guard.refuse(group, f"torch.ops.aten.{name}")
-                if check_autograd and torch.is_grad_enabled() and any(
-                        isinstance(a, torch.Tensor) and a.requires_grad for a in args):
-                    guard.refuse(AUTOGRAD, f"aten.{name} on a tensor that requires grad (autograd recording)")
+                if check_autograd:
+                    guard.refuse_if_recording(torch, f"aten.{name}", args)
                 return func(*args, **(kwargs or {}))
 
         self.modes = (FunctionGuard(), DispatchGuard()) if deep else (FunctionGuard(),)
@@ -175,12 +172,18 @@ class _Guarded:
             self.watch.violation = ForbiddenCall(group, call, self._student_line())
         raise ForbiddenCall(self.watch.violation.group, self.watch.violation.call, self.watch.violation.where)
 
+    def refuse_if_recording(self, torch, call: str, args) -> None:
+        """Refuse autograd: ``call`` got a tensor that requires grad while grad mode is on."""
+        if torch.is_grad_enabled() and _records_grad(torch, args):
+            self.refuse(AUTOGRAD, f"{call} on a tensor that requires grad (autograd recording)")
+
     def _student_line(self) -> str:
         frame = sys._getframe(2)
         while frame is not None:
             filename = os.path.abspath(frame.f_code.co_filename)
-            if self.source_dirs and filename.startswith(self.source_dirs):
-                return f" at {filename[len(_prefix(filename, self.source_dirs)):]} line {frame.f_lineno}"
+            folder = next((d for d in self.source_dirs if filename.startswith(d)), None)
+            if folder is not None:
+                return f" at {filename[len(folder):]} line {frame.f_lineno}"
             frame = frame.f_back
         return ""
 
@@ -194,10 +197,6 @@ class _Guarded:
             intact = _modes_active(self.modes)
         if not intact and watch.violation is None:
             watch.violation = ForbiddenCall("guard", "code that switched off the grader's API guard", "")
-
-
-def _prefix(filename: str, dirs: tuple[str, ...]) -> str:
-    return next(d for d in dirs if filename.startswith(d))
 
 
 def _modes_active(modes) -> bool:

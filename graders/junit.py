@@ -9,7 +9,6 @@ messages are the grader's full details whatever the assignment's reveal policy.
 """
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -66,14 +65,7 @@ def _suite(document: dict) -> ET.Element:
 
 def from_folder(out: Path, students: list[str] | None = None) -> str:
     """The XML for a graded folder: every ``STUDENT/results.json`` under ``out``."""
-    documents = []
-    for path in sorted(out.glob("*/results.json")):
-        if students is not None and path.parent.name not in students:
-            continue
-        try:
-            documents.append(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            continue
+    documents = [document for _, document in render.graded_documents(out, students) if document is not None]
     return junit_xml(documents, name=out.name or "nngrade")
 
 

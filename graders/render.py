@@ -194,6 +194,19 @@ def test_records(document: dict) -> list[Record]:
     return records
 
 
+def graded_documents(out: Path, students: list[str] | None = None):
+    """``(student, results.json document)`` for every ``STUDENT/results.json`` under ``out``
+    (only ``students``, if given), in name order; the document is None where the file
+    cannot be read or parsed. Read as data: nothing in it is run."""
+    for path in sorted(out.glob("*/results.json")):
+        if students is not None and path.parent.name not in students:
+            continue
+        try:
+            yield path.parent.name, json.loads(path.read_text())
+        except (OSError, ValueError):
+            yield path.parent.name, None
+
+
 def atomic_write(path: Path, text: str) -> None:
     """Write through a temporary file and rename, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)

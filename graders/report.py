@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
@@ -67,13 +66,14 @@ class Summary:
 
 def load(folder: Path) -> Summary:
     summary = Summary()
-    for path in sorted(folder.glob("*/results.json")):
+    for name, document in render.graded_documents(folder):
         try:
-            document = json.loads(path.read_text())
+            if document is None:
+                raise ValueError("unreadable results.json")
             block = document.get("extra_data", {}).get("nngrade", {})
             records = render.test_records(document)
             summary.submissions.append(Submission(
-                student=str(block.get("student", path.parent.name)),
+                student=str(block.get("student", name)),
                 assignment=str(block.get("assignment", "")),
                 score=float(document.get("score", 0.0)),
                 max_score=float(block.get("max_score", sum(r.max_points for r in records if r.counts))),
@@ -82,8 +82,8 @@ def load(folder: Path) -> Summary:
                 records=records,
                 diagnoses={d for r in records for d in r.diagnoses} | {str(d) for d in block.get("diagnoses", [])}))
             summary.explanations.update({str(k): str(v) for k, v in block.get("explanations", {}).items()})
-        except (OSError, ValueError, TypeError, AttributeError):
-            summary.unreadable.append(path.parent.name)
+        except (ValueError, TypeError, AttributeError):
+            summary.unreadable.append(name)
     return summary
 
 

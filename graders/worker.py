@@ -166,22 +166,27 @@ def _call(session: _Session, name: str, args: list, kwargs: dict, forbidden, pro
 def _describe_error(error: BaseException, during: str) -> dict:
     if isinstance(error, guard.ForbiddenCall):
         return {"type": "ForbiddenCall", "message": str(error), "traceback": "", "group": error.group}
+    limit = _limit_behind(error)
     if isinstance(error, SystemExit):
         message = f"the code called sys.exit({error.code!r}) while {during}"
-    elif _out_of_processes(error):
+    elif limit == "processes":
         message = f"could not start another process or thread while {during} (the worker's process limit)"
-    elif isinstance(error, MemoryError):
+    elif limit == "memory_mb":
         message = f"ran out of memory while {during} (the worker's memory limit)"
     else:
         message = str(error)
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     # The private folder's name changes every run; regrades must read the same.
     text = text.replace(os.getcwd() + os.sep, "")
-    limit = "processes" if _out_of_processes(error) else "memory_mb" if isinstance(error, MemoryError) else None
     return {"type": type(error).__name__, "message": message[:2000], "traceback": text[-_TRACEBACK_LIMIT:],
             "limit": limit}
 
 
-def _out_of_processes(error: BaseException) -> bool:
-    return isinstance(error, BlockingIOError) or (
-        isinstance(error, RuntimeError) and "can't start new thread" in str(error))
+def _limit_behind(error: BaseException) -> str | None:
+    """The sandbox limit an exception comes from, if any (a name of ``sandbox.Limits``)."""
+    if isinstance(error, BlockingIOError) or (
+            isinstance(error, RuntimeError) and "can't start new thread" in str(error)):
+        return "processes"
+    if isinstance(error, MemoryError):
+        return "memory_mb"
+    return None
