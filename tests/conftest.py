@@ -37,3 +37,17 @@ def make_submission(tmp_path):
         return folder
 
     return make
+
+
+@pytest.fixture(scope="session")
+def a2(load):
+    """a2_numpy_mlp, the quickest assignment to grade: most engine tests use it."""
+    return load("a2_numpy_mlp")
+
+
+@pytest.fixture(scope="session")
+def a2_stub(a2):
+    """a2's untouched stub: the honest wrong submission attacks are measured against."""
+    from graders import release
+
+    return release.strip_solutions(a2.reference_source)

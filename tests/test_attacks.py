@@ -28,16 +28,6 @@ NAMESPACE_ONLY = pytest.mark.skipif(
     reason=f"isolation level here is {isolation.level()!r}: the worker runs as the grader's user")
 
 
-@pytest.fixture
-def a2(load):
-    return load("a2_numpy_mlp")
-
-
-@pytest.fixture
-def stub(a2):
-    return release.strip_solutions(a2.reference_source)
-
-
 def _grade(a2, make_submission, source, name="attacker", extra=None, hidden=()):
     files = {"mlp.py": source, **(extra or {})}
     return engine.grade(a2, make_submission(name, files), name, hidden=hidden)
@@ -51,14 +41,14 @@ def _quick(a2):
 # --------------------------------------------------------------------------- 1. tampering
 
 @NAMESPACE_ONLY
-def test_cannot_write_into_the_grader_or_other_students_results(a2, stub, make_submission, tmp_path):
+def test_cannot_write_into_the_grader_or_other_students_results(a2, a2_stub, make_submission, tmp_path):
     out = tmp_path / "out"
     (out / "alice").mkdir(parents=True)
     alice = out / "alice" / "results.json"
     alice.write_text('{"score": 3}')
     target = ROOT / "graders" / "compare.py"
     before = target.read_bytes()
-    attack = stub + f"""
+    attack = a2_stub + f"""
 for path in [{str(target)!r}, {str(alice)!r}, {str(ROOT / 'assignments' / 'a2_numpy_mlp' / 'manifest.toml')!r}]:
     try:
         with open(path, "a") as handle:
@@ -110,10 +100,10 @@ print("listing", sorted(glob.glob({reference_glob!r})))
 
 
 @NAMESPACE_ONLY
-def test_cannot_read_reference_hidden_tests_other_students_or_secrets(a2, stub, make_submission, monkeypatch):
+def test_cannot_read_reference_hidden_tests_other_students_or_secrets(a2, a2_stub, make_submission, monkeypatch):
     monkeypatch.setenv("NNGRADE_TEST_SECRET", "hunter2-secret-token")
     other = make_submission("bob", {"mlp.py": "# bob's private work\n"})
-    snoop = stub + SNOOP.format(
+    snoop = a2_stub + SNOOP.format(
         reference=str(a2.reference_path), hidden_test=str(next((a2.folder / "hidden").glob("test_*.py"))),
         other=str(other / "mlp.py"), grader_pid=os.getpid(), secret="hunter2-secret-token",
         reference_glob=str(a2.reference_path.parent / "*"))
@@ -125,12 +115,12 @@ def test_cannot_read_reference_hidden_tests_other_students_or_secrets(a2, stub, 
 
 
 @NAMESPACE_ONLY
-def test_no_network(a2, stub, make_submission):
+def test_no_network(a2, a2_stub, make_submission):
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
     port = server.getsockname()[1]
-    attack = stub + f"""
+    attack = a2_stub + f"""
 import socket
 for host in [("127.0.0.1", {port}), ("1.1.1.1", 53), ("pypi.org", 443)]:
     try:

@@ -7,11 +7,6 @@ from graders import engine
 from graders.sandbox import Limits
 
 
-@pytest.fixture
-def a2(load):
-    return load("a2_numpy_mlp")
-
-
 def reference_with(assignment, extra: str) -> dict:
     return {"mlp.py": assignment.reference_source + "\n\n" + extra}
 

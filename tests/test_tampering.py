@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from conftest import ROOT
-from graders import engine, release
+from graders import engine
 
 PATCH_NUMPY = """
 import numpy as _np
@@ -40,27 +40,17 @@ ATTACKS = {
 }
 
 
-@pytest.fixture
-def a2(load):
-    return load("a2_numpy_mlp")
-
-
-@pytest.fixture
-def stub_source(a2):
-    return release.strip_solutions(a2.reference_source)
-
-
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
-def test_attack_gains_nothing(attack, a2, stub_source, make_submission, tmp_path):
+def test_attack_gains_nothing(attack, a2, a2_stub, make_submission, tmp_path):
     marker = tmp_path / "attack-ran"
-    files = {"mlp.py": stub_source}
+    files = {"mlp.py": a2_stub}
     for name, text in ATTACKS[attack].items():
         text = text.replace("{marker}", str(marker))
         if name == "__append__":
-            files["mlp.py"] = stub_source + "\n" + text
+            files["mlp.py"] = a2_stub + "\n" + text
         else:
             files[name] = text
-    honest = engine.grade(a2, make_submission("honest", {"mlp.py": stub_source}), "x")
+    honest = engine.grade(a2, make_submission("honest", {"mlp.py": a2_stub}), "x")
     attacked = engine.grade(a2, make_submission("attacker", files), "x")
     assert attacked.score == honest.score == 0
     assert not marker.exists(), f"{attack}: the submission's file was executed"
@@ -87,11 +77,11 @@ def linear_forward(x, W, b):
     assert forward and all(t.status == "failed" for t in forward)
 
 
-def test_an_attacker_in_the_batch_changes_nobody_elses_results(a2, stub_source, tmp_path):
+def test_an_attacker_in_the_batch_changes_nobody_elses_results(a2, a2_stub, tmp_path):
     def batch(folder, with_attacker: bool):
-        students = {"alice": a2.reference_source, "bob": stub_source}
+        students = {"alice": a2.reference_source, "bob": a2_stub}
         if with_attacker:
-            students["mallory"] = stub_source + PATCH_NUMPY + FAKE_SCORE
+            students["mallory"] = a2_stub + PATCH_NUMPY + FAKE_SCORE
         for name, source in students.items():
             (folder / name).mkdir(parents=True)
             (folder / name / "mlp.py").write_text(source)
