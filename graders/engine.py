@@ -7,7 +7,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graders import __version__, guard, isolation, probes
+from graders import __version__, guard, isolation, probes, scan, tamper
 from graders.assignment import Assignment, reveals
 from graders.catalog import Entry
 from graders.compare import compare, exact_float32
@@ -39,6 +39,7 @@ class TestResult:
     crashed: bool = False  # the worker died or timed out during this test
     required: bool = False  # counts toward max_score even when not run (require_gpu)
     inputs: list[str] = field(default_factory=list)  # what the test sent (graders.inputs)
+    tampered: bool = False  # possible tampering was recorded while it ran: it scores 0
 
     @property
     def counts(self) -> bool:
@@ -57,6 +58,12 @@ class SubmissionResult:
     grader_version: str = __version__
     seconds: float = 0.0
     reveal: str = "messages"  # the assignment's reveal policy: how much feedback shows
+    evidence: list[tamper.Evidence] = field(default_factory=list)  # possible tampering, static and run time
+
+    @property
+    def flagged(self) -> bool:
+        """For a person to look at: something in or done by the submission may be tampering."""
+        return bool(self.evidence)
 
     @property
     def score(self) -> float:
@@ -81,8 +88,7 @@ class LocalImpl:
 
     def probe(self, kind: str, target: str, *args):
         rules = probes.rules_for(kind, self._forbidden_for(target))
-        return self._run(target, probes.run, (kind, getattr(self._module, target), *args), {}, rules,
-                         deep=probes.needs_deep_guard(kind))
+        return self._run(target, probes.run, (kind, getattr(self._module, target), *args), {}, rules)
 
     def __getattr__(self, name: str):
         function = getattr(self._module, name)
@@ -92,10 +98,10 @@ class LocalImpl:
 
         return call
 
-    def _run(self, name, function, args, kwargs, rules, deep=False):
+    def _run(self, name, function, args, kwargs, rules):
         watcher = watch(function, args, kwargs)
         try:
-            with guard.watching(rules, [str(Path(self._module.__file__).parent)], deep) as seen:
+            with guard.watching(rules, [str(Path(self._module.__file__).parent)]) as seen:
                 value = function(*args, **kwargs)
         except guard.ForbiddenCall:
             pass
@@ -169,6 +175,7 @@ def grade(assignment: Assignment, submission: Path, student: str,
             result.status, result.message = "not_loaded", session.load_error
     finally:
         result.output = session.close()
+    result.evidence = scan.scan_submission(Path(submission), assignment) + session.evidence
     result.seconds = round(time.monotonic() - started, 3)
     return result
 
@@ -184,12 +191,16 @@ class _WorkerSession:
         self.worker: Worker | None = None
         self.load_error: str | None = None
         self._output: list[str] = []
+        self.evidence: list[tamper.Evidence] = []  # what the workers reported, in order
+        self.tampered_at_import = False  # then every test is affected
+        self._evidence_read = 0  # how much of the current worker's evidence is in self.evidence
 
     def impl(self) -> RemoteImpl:
         if self.load_error:
             raise SubmissionNotLoaded(self.load_error)
         if self.worker is None:
             try:
+                self._evidence_read = 0
                 self.worker = Worker(self.submission, self.assignment.module, self.assignment.limits,
                                      self.hidden)
             except WorkerFailure as failure:
@@ -207,6 +218,21 @@ class _WorkerSession:
 
     def crashed(self) -> None:
         self._retire()
+
+    def take_evidence(self) -> list[tamper.Evidence]:
+        """What the worker reported since the last look (untrusted data, checked on the way in)."""
+        if self.worker is None:
+            return []
+        fresh = []
+        for item in self.worker.evidence[self._evidence_read:tamper.MAX_RECORDS]:
+            try:
+                fresh.append(tamper.Evidence.from_dict(item))
+            except ValueError:
+                continue
+        self._evidence_read = len(self.worker.evidence)
+        self.tampered_at_import = self.tampered_at_import or any(e.phase == "import" for e in fresh)
+        self.evidence += [e for e in fresh if e not in self.evidence]
+        return fresh
 
     def _retire(self) -> None:
         if self.worker is not None:
@@ -239,6 +265,12 @@ def _run_test(assignment: Assignment, spec: TestSpec, device: str, student: str,
         raise RuntimeError(f"the reference fails hidden test {spec.name} on {device}: {problem!r}")
     recorder = Recorder(impl)
     actual = _execute(spec, recorder, seed, device)
+    fresh = session.take_evidence()
+    if fresh or session.tampered_at_import:
+        _tampered(test, fresh)
+        if isinstance(actual.error, WorkerFailure):
+            session.crashed()
+        return
     unimplemented = isinstance(actual.error, StudentError) and actual.error.type_name in (
         "NotImplementedError", "MissingFunction")
     if reveals(assignment.reveal, "messages") and not unimplemented:
@@ -263,6 +295,17 @@ def _run_test(assignment: Assignment, spec: TestSpec, device: str, student: str,
         test.message = "\n".join(differences)
     test.diagnoses = _diagnose(assignment, spec, seed, device, actual, expected, tolerance,
                                assignment.reachable_from(recorder.functions))
+
+
+def _tampered(test: TestResult, fresh: list[tamper.Evidence]) -> None:
+    """The test scores 0 and says why, in words that accuse nobody."""
+    what = sorted({tamper.KINDS[e.kind] for e in fresh if e.phase != "import"})
+    when = "while this test ran, your code " + "; ".join(what) if what else \
+        "when your module was imported, it did something the grader treats as possible tampering"
+    test.status, test.points, test.tampered = "failed", 0.0, True
+    test.message = (f"not scored: {when}. The grader cannot vouch for a result produced that way, so this "
+                    "test scores 0 and the submission is marked for a person to look at (see \"Integrity "
+                    "check\" in the feedback).")
 
 
 def _execute(spec: TestSpec, impl, seed: int, device: str) -> _Run:

@@ -16,14 +16,9 @@ from __future__ import annotations
 
 from graders import guard
 
-# Autograd is the probe's own tool in these two, so only the task's other rules apply;
-# and the student's backward then runs on autograd's engine, which function modes do not
-# follow, so these need the guard's dispatch mode too.
+# Autograd is the probe's own tool in these two, so only the task's other rules apply (the
+# guard refuses at the dispatcher, so they hold inside autograd's engine and its threads too).
 USES_AUTOGRAD = frozenset({"function_autograd", "gradcheck"})
-
-
-def needs_deep_guard(kind: str | None) -> bool:
-    return kind in USES_AUTOGRAD
 
 
 class StandInContext:

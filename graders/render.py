@@ -16,7 +16,7 @@ from graders.engine import SubmissionResult, TestResult
 # follows: the score as a percentage and the student's identifier there (the roster's, else
 # the folder name).
 CSV_COLUMNS = ("student", "assignment", "score", "max_score", "status", "tests_passed",
-               "tests_failed", "tests_not_run", "limits_hit", "percent", "identifier")
+               "tests_failed", "tests_not_run", "limits_hit", "percent", "identifier", "flagged")
 OUTPUT_SHOWN = 4000
 
 
@@ -65,6 +65,7 @@ def results_json(result: SubmissionResult) -> dict:
             "grader_version": result.grader_version, "limits_hit": result.limits_hit,
             "diagnoses": sorted({d.id for t in result.tests for d in t.diagnoses}),
             "explanations": dict(sorted(explanations.items())), "reveal": result.reveal,
+            "flagged": result.flagged, "evidence": [e.to_dict() for e in result.evidence],
         }},
     }
 
@@ -96,6 +97,8 @@ def feedback_markdown(result: SubmissionResult, title: str = "") -> str:
         lines += ["", f"{len(not_run)} test(s) were not run and {counted}: {not_run[0].message}."]
     if result.limits_hit:
         lines += ["", "Limits hit: " + ", ".join(result.limits_hit) + "."]
+    if result.flagged:
+        lines += ["", *integrity_note(result)]
     if result.output.strip() and (result.status == "not_loaded" or reveals(result.reveal, "inputs")):
         shown = result.output[:OUTPUT_SHOWN]
         lines += ["", "## What your code printed", "", "```", shown.rstrip(), "```"]
@@ -107,12 +110,27 @@ def feedback_markdown(result: SubmissionResult, title: str = "") -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def integrity_note(result: SubmissionResult) -> list[str]:
+    """The feedback's word on possible tampering: what was seen, where, and what happens next."""
+    zeroed = sum(1 for t in result.tests if t.tampered)
+    lines = ["## Integrity check", "",
+             "Your submission is marked for a person to look at. This is not a verdict: the grader noticed "
+             "code that can interfere with grading (listed below), and a member of staff will check it. If it "
+             "was an experiment or a mistake, remove it and submit again."]
+    if zeroed:
+        lines[-1] += f" {zeroed} test(s) during which it happened scored 0."
+    lines.append("")
+    lines += [f"- {e.describe()}" for e in result.evidence]
+    return lines
+
+
 def csv_row(result: SubmissionResult) -> dict:
     counts = {status: sum(1 for t in result.tests if t.status == status) for status in ("passed", "failed", "not_run")}
     return {"student": result.student, "assignment": result.assignment, "score": _number(result.score),
             "max_score": _number(result.max_score), "status": result.status,
             "tests_passed": counts["passed"], "tests_failed": counts["failed"],
-            "tests_not_run": counts["not_run"], "limits_hit": ";".join(result.limits_hit)}
+            "tests_not_run": counts["not_run"], "limits_hit": ";".join(result.limits_hit),
+            "flagged": "yes" if result.flagged else "no"}
 
 
 def write_student(result: SubmissionResult, folder: Path, title: str = "", extra: dict | None = None) -> None:
@@ -268,6 +286,8 @@ def _test_data(test: TestResult) -> dict:
         data["limit"] = test.limit
     if test.crashed:
         data["crashed"] = True
+    if test.tampered:
+        data["tampered"] = True
     return data
 
 

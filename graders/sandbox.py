@@ -135,6 +135,8 @@ def _clean_environment() -> dict:
 class Worker:
     """One submission imported in one sandboxed process."""
 
+    evidence: tuple = ()  # possible tampering the worker reported, as plain dicts, in order
+
     def __init__(self, submission_dir: Path, module: str, limits: Limits, hidden=()):
         """``hidden``: folders the worker must not see (at the namespace level), besides
         which it could otherwise read anything the grader's user can."""
@@ -189,6 +191,8 @@ class Worker:
         except OSError:
             raise self._failure(f"running {function}()") from None
         reply = self._receive(self.limits.call_seconds, f"running {function}()")
+        if reply.get("evidence"):  # what the worker recorded as possible tampering (graders.tamper)
+            self.evidence = (*self.evidence, *reply["evidence"][:tamper_cap()])
         if not reply.get("ok"):
             error = reply["error"]
             raise protocol.StudentError(function, error["type"], error["message"], error.get("traceback", ""),
@@ -263,6 +267,12 @@ class RemoteImpl:
 
         call.__name__ = name
         return call
+
+
+def tamper_cap() -> int:
+    from graders import tamper
+
+    return tamper.MAX_RECORDS
 
 
 def _describe_exit(status: int | None, during: str, limits: Limits) -> WorkerFailure:
