@@ -41,7 +41,7 @@ AUTOGRAD_CALL = "an operation on a tensor that requires grad (autograd recording
 class _State:
     """What the kernels read on every call; one per process."""
 
-    __slots__ = ("blocked", "watch", "source_dirs", "autograd", "report")
+    __slots__ = ("blocked", "watch", "source_dirs", "autograd", "report", "depth")
 
     def __init__(self):
         self.blocked: frozenset = frozenset()
@@ -49,6 +49,7 @@ class _State:
         self.source_dirs: tuple[str, ...] = ()
         self.autograd = False
         self.report = None  # called with (what, frame) when the guard itself is touched
+        self.depth = 0  # nested watching() share the outermost watch: a refusal is never lost
 
     def refuse(self, group: str, call: str):
         watch = self.watch
@@ -172,10 +173,11 @@ class Fence:
                 self.cover(group, guard.family(group))
         state = self._state
         saved = (state.blocked, state.watch, state.source_dirs, state.autograd)
-        watch = Watch()
+        watch = state.watch if state.depth else Watch()
         # The watch first: a kernel that sees a group blocked must find the watch it fills.
         state.watch = watch
-        state.source_dirs = tuple(os.path.abspath(d) + os.sep for d in source_dirs)
+        state.depth += 1
+        state.source_dirs = tuple(os.path.abspath(d) + os.sep for d in source_dirs) or saved[2]
         trap = AUTOGRAD in groups and not state.autograd
         anomaly = (self._anomaly_enabled(), self._anomaly_check_nan()) if trap else None
         if trap:
@@ -187,6 +189,7 @@ class Fence:
         finally:
             broken = self._broken(trap)
             state.blocked, state.watch, state.source_dirs, state.autograd = saved
+            state.depth -= 1
             if trap:
                 self._set_anomaly(*anomaly)
             if broken and watch.violation is None:

@@ -87,8 +87,11 @@ class LocalImpl:
         self._forbidden_for = forbidden_for
 
     def probe(self, kind: str, target: str, *args):
-        rules = probes.rules_for(kind, self._forbidden_for(target))
-        return self._run(target, probes.run, (kind, getattr(self._module, target), *args), {}, rules)
+        groups = self._forbidden_for(target)
+        rules, inner = probes.rules_for(kind, groups), probes.inner_rules(kind, groups)
+        folder = [str(Path(self._module.__file__).parent)]
+        kwargs = {"inner": lambda: guard.watching(inner, folder)} if inner else {}
+        return self._run(target, probes.run, (kind, getattr(self._module, target), *args), kwargs, rules)
 
     def __getattr__(self, name: str):
         function = getattr(self._module, name)

@@ -8,6 +8,7 @@ expected values, nothing a submission could read or patch to its advantage.
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import resource
@@ -182,8 +183,11 @@ def _call(session: _Session, name: str, args: list, kwargs: dict, forbidden, pro
                                        "message": f"the submission defines no function {name}()",
                                        "traceback": ""}}
     if probe is not None:
+        inner = probes.inner_rules(probe, forbidden)
         forbidden = probes.rules_for(probe, forbidden)
-        function, args = probes.run, [probe, function, *args]
+        run = probes.run if not inner else functools.partial(
+            probes.run, inner=lambda: session.fence.watching(inner, [workdir]))
+        function, args = run, [probe, function, *args]
     watch = mutation.watch(function, args, kwargs)
     error = None
     session.evidence.phase = "call"
