@@ -98,6 +98,7 @@ class Recorder:
         self._count = 0
         grader = os.path.dirname(os.path.realpath(__file__))
         self._grader = (grader + os.sep, os.path.dirname(grader) + os.sep)
+        self.grader_package = grader + os.sep
         self._runtime = _runtime_dirs(self._grader)
         import tempfile
 
@@ -241,7 +242,9 @@ def _handlers(r: Recorder) -> dict:
     def opened(event, args, frame):
         path = r.outside(args[0]) if args else None
         if path is not None:
-            r.record("file", f"opened {path}", r.student_on_stack(frame))
+            # The grader's own files (importlib.import_module raises no "import" event).
+            kind = "grader" if path.startswith(r.grader_package) else "file"
+            r.record(kind, f"opened {path}", r.student_on_stack(frame))
 
     def process(event, args, frame):
         frame = frame.f_back if event.startswith("nngrade.") else frame
