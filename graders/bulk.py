@@ -274,10 +274,21 @@ def grade_all(name: str, root: Path, out: Path, workers: int | None = None, devi
                 _run(jobs, context, assignment, out, executor, workers, scheduler, done, progress, len(submissions))
         finally:
             render.write_csv([o.row for o in done], out / "grades.csv")
+        _similarity(out, assignment, submissions)
         return sorted(done, key=lambda o: o.student)
     finally:
         if holder is not None:
             holder.cleanup()
+
+
+def _similarity(out: Path, assignment, submissions: dict[str, Path]) -> None:
+    """similarity.csv and .json for the report; a failure here never costs a grade."""
+    from graders import similarity
+
+    try:
+        similarity.write(out, assignment, submissions)
+    except Exception as error:  # noqa: BLE001 - the grades are written; say what went wrong
+        print(f"nngrade: similarity not computed: {type(error).__name__}: {error}", file=sys.stderr)
 
 
 def _run(jobs, context, assignment, out, executor, workers, scheduler, done, progress, total) -> None:

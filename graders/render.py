@@ -184,6 +184,7 @@ class Record:
     diagnoses: list[str] = field(default_factory=list)
     limit: str | None = None
     crashed: bool = False
+    tampered: bool = False
 
 
 def test_records(document: dict) -> list[Record]:
@@ -208,7 +209,7 @@ def test_records(document: dict) -> list[Record]:
             max_points=float(data.get("max_points", test.get("max_score") or 0.0)),
             counts=bool(data.get("counts", status != "not_run")), message=message,
             diagnoses=list(data.get("diagnoses", [])), limit=data.get("limit"),
-            crashed=bool(data.get("crashed", False))))
+            crashed=bool(data.get("crashed", False)), tampered=bool(data.get("tampered", False))))
     return records
 
 
