@@ -162,8 +162,8 @@ def _prepare(context: Context) -> assignments.Assignment:
 def _warm(assignment: assignments.Assignment) -> assignments.Assignment:
     """Do once per process what the first submission would otherwise pay for: import the
     hidden tests, the reference and every catalogued mistake, import torch here (to list
-    the devices), start the API guard's torch modes once (torch imports its compiler
-    machinery on first use, about a second) and probe the isolation level."""
+    the devices), register the API guard's kernels at torch's dispatcher once (half a
+    second; catalogued mistakes run under it here) and probe the isolation level."""
     if assignment.kind == "quiz":
         return assignment  # graded in this process from answers.toml: nothing to warm
     assignment.tests, assignment.reference  # noqa: B018 - loaded on first access
