@@ -154,6 +154,23 @@ class Fence:
 
         fx_traceback.format_stack = format_stack
         C.set_anomaly_enabled = torch.set_anomaly_enabled = set_anomaly_enabled
+
+        class Watched(type(fx_traceback)):
+            """torch.fx.traceback, telling whoever replaces the trap (torch itself never does)."""
+
+            def __setattr__(self, name, value):
+                if name == "format_stack" and state.report is not None:
+                    state.report("replaced torch.fx.traceback.format_stack, which the grader's guard uses",
+                                 sys._getframe(1))
+                super().__setattr__(name, value)
+
+            def __delattr__(self, name):
+                if name == "format_stack" and state.report is not None:
+                    state.report("deleted torch.fx.traceback.format_stack, which the grader's guard uses",
+                                 sys._getframe(1))
+                super().__delattr__(name)
+
+        fx_traceback.__class__ = Watched
         self._fx_traceback, self._trap, self._switch = fx_traceback, format_stack, set_anomaly_enabled
         self._C, self._torch = C, torch
 
@@ -192,8 +209,11 @@ class Fence:
             state.depth -= 1
             if trap:
                 self._set_anomaly(*anomaly)
-            if broken and watch.violation is None:
-                watch.violation = ForbiddenCall("guard", f"code that {broken}", "")
+            if broken:
+                if state.report is not None:
+                    state.report(broken, None)
+                if watch.violation is None:
+                    watch.violation = ForbiddenCall("guard", f"code that {broken}", "")
 
     def _broken(self, trap: bool) -> str:
         """What the guarded code changed of the guard's own switches, if anything."""

@@ -152,8 +152,9 @@ class Recorder:
                 setattr(module, attribute, wrapper)
 
     def report_guard(self, what: str, frame) -> None:
-        """For ``graders.dispatcher``: the guard's own switches were touched."""
-        self.record("guard", what, self.student_on_stack(frame))
+        """For ``graders.dispatcher``: the guard's own switches were touched (only code run
+        by the submission can do that, so it counts even where no line of theirs is found)."""
+        self.record("guard", what, self.student_on_stack(frame) if frame is not None else None, always=True)
 
     # ----------------------------------------------------------------- files
 

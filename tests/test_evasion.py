@@ -155,6 +155,29 @@ class TanhFunction(torch.autograd.Function):
             y = torch.where(leaf < 0, m / (2.0 + m), -m / (2.0 + m))
             return torch.autograd.grad(y, leaf, grad_out)[0]
 """),
+    "guard's trap replaced": ("tanh", """
+class TanhFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        m = torch.expm1(-2.0 * x.abs())
+        y = torch.where(x < 0, m / (2.0 + m), -m / (2.0 + m))
+        ctx.save_for_backward(x)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        import torch.fx.traceback as fxt
+        (x,) = ctx.saved_tensors
+        trap, fxt.format_stack = fxt.format_stack, lambda *a, **k: []
+        try:
+            with torch.enable_grad():
+                leaf = x.detach().requires_grad_()
+                m = torch.expm1(-2.0 * leaf.abs())
+                y = torch.where(leaf < 0, m / (2.0 + m), -m / (2.0 + m))
+                return torch.autograd.grad(y, leaf, grad_out)[0]
+        finally:
+            fxt.format_stack = trap
+"""),
     "thread": ("tanh", IN_THREAD + A5_FUNCTION.format(forward="_in_thread(lambda: torch.tanh(x))",
                                                        backward="grad_out * (1 - y * y)")),
     "modes switched off": ("tanh", A5_FUNCTION.format(
@@ -182,7 +205,7 @@ def test_no_spelling_keeps_points_unflagged(name, module, spelling, task, code, 
     for test in tests:
         refused = "which this task forbids" in test.message
         assert refused or (test.tampered and result.flagged), (test.name, test.message)
-    if spelling in ("guard patched", "thread"):
+    if spelling in ("guard patched", "thread", "guard's trap replaced"):
         assert result.flagged, "importing the grader or starting a thread in a graded call is recorded"
 
 
