@@ -32,6 +32,7 @@ class Submission:
     limits: list[str]
     records: list[render.Record]
     diagnoses: set[str] = field(default_factory=set)
+    isolation: str = ""
 
 
 @dataclass
@@ -80,7 +81,8 @@ def load(folder: Path) -> Summary:
                 status=str(block.get("status", "graded")),
                 limits=[str(x) for x in block.get("limits_hit", [])],
                 records=records,
-                diagnoses={d for r in records for d in r.diagnoses} | {str(d) for d in block.get("diagnoses", [])}))
+                diagnoses={d for r in records for d in r.diagnoses} | {str(d) for d in block.get("diagnoses", [])},
+                isolation=str(block.get("isolation", ""))))
             summary.explanations.update({str(k): str(v) for k, v in block.get("explanations", {}).items()})
         except (ValueError, TypeError, AttributeError):
             summary.unreadable.append(name)
@@ -211,6 +213,13 @@ def render_html(summary: Summary, title: str = "") -> str:
             ("median", f"{_num(statistics.median(scores))} / {_num(most)}"),
             ("not loaded", sum(s.status == "not_loaded" for s in subs)),
             ("hit a limit", sum(bool(s.limits) for s in subs))]) + "</tr></table>")
+    levels = Counter(s.isolation for s in subs if s.isolation)
+    if levels:
+        unprotected = levels.get("none", 0)
+        parts.append("<p class=\"meta\">Sandbox: " + e(", ".join(f"{level} ({count})" for level, count in
+                                                               levels.most_common())) +
+                     (f" <b class=\"low\">{unprotected} graded with no sandbox (--isolation none)</b>"
+                      if unprotected else "") + "</p>")
     if summary.unreadable:
         parts.append(f"<p class=\"meta\">Unreadable results.json (skipped): {e(', '.join(summary.unreadable))}</p>")
 
