@@ -548,6 +548,9 @@ def _malformed_cases(quiz: Quiz) -> list[tuple[str, str, str]]:
     if "numeric" in by_type:
         q = by_type["numeric"]
         cases.append(("not a number", answers_text(quiz, {q.id: "about a half"}), q.id))
+    # Files that once crashed the TOML reader or int(): each must be a plain not_loaded.
+    cases.append(("nested too deeply", f"{first} = " + "[" * 3000 + "]" * 3000 + "\n", "too deeply"))
+    cases.append(("a 5000-digit number", f"{first} = " + "9" * 5000 + "\n", "thousands of digits"))
     cases.append(("missing file", None, "no answers.toml"))  # None: no file at all
     return cases
 

@@ -157,6 +157,94 @@ def test_missing_linked_large_and_binary_answer_files(q1, tmp_path):
     assert result.status == "not_loaded" and "plain file" in result.message
 
 
+# Each is a file a student could push; each must give not_loaded with a plain reason,
+# never an exception (which grade-all records as a grader_error) or a wall of text.
+HOSTILE_FILES = {
+    "lists nested 3000 deep": ("q03 = " + "[" * 3000 + "]" * 3000 + "\n", "nests lists or tables too deeply"),
+    "tables nested 3000 deep": ("q03 = " + "{a = " * 3000 + "1" + "}" * 3000 + "\n", "too deeply"),
+    "a 5000-digit integer": ("q01 = " + "7" * 5000 + "\n", "thousands of digits"),
+    "a 4000-digit integer as a number": ("q01 = " + "7" * 4000 + "\n", "q01: a numeric answer must be a finite number"),
+    "a 4000-digit integer as an option": ("q03 = " + "7" * 4000 + "\n", "q03: option 777"),
+    "a 5000-digit option in a string": ('q03 = "' + "7" * 5000 + '"\n', 'q03: write the numbers'),
+    "a superscript two": ('q03 = "²"\n', "q03: write the numbers of the options you pick"),
+    "an Arabic-Indic three": ('q03 = "٣"\n', "q03: write the numbers of the options you pick"),
+    "a date": ("q01 = 1979-05-27\n", "q01: a numeric question takes a number"),
+    "a time for true/false": ("q04 = 07:32:00\n", "q04: a true/false question takes true or false"),
+    "a table as an answer": ("q04 = {a = 1}\n", "q04: a true/false question takes true or false"),
+    "strings as options": ('q03 = ["1", "2"]\n', "q03: write the numbers"),
+    "a dotted key": ("q01.a = 1\n", "q01: a numeric question takes a number"),
+    "a 60000-character key": ('"' + "x" * 60000 + '" = 1\n', "is not a question id"),
+    "NUL bytes": ("q01 = 1\n\x00\x00\n", "not valid TOML"),
+}
+
+
+@pytest.mark.parametrize("label", HOSTILE_FILES)
+def test_hostile_answer_files_are_not_loaded_with_a_plain_reason(q1, tmp_path, label):
+    text, fragment = HOSTILE_FILES[label]
+    result = engine.grade(q1, answers_file(tmp_path, text), "s")
+    assert result.status == "not_loaded" and result.score == 0
+    assert fragment in result.message and len(result.message) < 1000, result.message[:1000]
+    # The template's check_answers.py is this same code: it says what is wrong, never crashes.
+    assert quiz_format.main([str(tmp_path / "s" / "answers.toml")], q1.format_spec()) == 1
+
+
+def test_thousands_of_bad_lines_are_summarised(q1, tmp_path):
+    text = "".join(f"k{i} = 1\n" for i in range(6500))  # just under the 64 KB cap
+    result = engine.grade(q1, answers_file(tmp_path, text), "s")
+    problems = result.message.splitlines()[1:]
+    assert result.status == "not_loaded" and len(problems) == quiz_format.PROBLEMS_SHOWN + 1
+    assert problems[0] == "- line 1: 'k0' is not a question id (the ids are q01 to q69)"
+    assert problems[-1] == f"- ... and {6500 - quiz_format.PROBLEMS_SHOWN} more problems like these"
+
+
+def test_a_byte_order_mark_is_not_a_format_error(q1, tmp_path):
+    folder = answers_file(tmp_path, None)
+    (folder / "answers.toml").write_bytes(b"\xef\xbb\xbfq04 = false\n")  # as Windows editors save UTF-8
+    result = engine.grade(q1, folder, "s")
+    assert result.status == "graded" and result.score == 1
+
+
+def _random_value(rng):
+    """A value a careless or hostile student might write after `qNN = `."""
+    depth = rng.choice([1, 2, 50, 3000])
+    pieces = ["1", "3", "²", "٣", ",", " ", ";", "-", ".", "e", "7" * rng.choice([1, 20, 400, 5000])]
+    return rng.choice([
+        lambda: '"' + "".join(rng.choices(pieces, k=rng.randrange(1, 6))) + '"',
+        lambda: "".join(rng.choices(pieces[:2] + pieces[-1:], k=rng.randrange(1, 4))),
+        lambda: "[" * depth + "1" + "]" * depth,
+        lambda: "{a = " * depth + "1" + "}" * depth,
+        lambda: rng.choice(["1979-05-27", "07:32:00", "inf", "-nan", "0x7f", "1e999", "true", "[1, [2]]"]),
+    ])()
+
+
+def test_random_and_mangled_answer_files_never_crash_the_grader(q1, tmp_path):
+    import random
+
+    rng = random.Random(16)
+    key = quiz.answers_text(q1, quiz.key_as_answers(q1))
+    files = [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 400))) for _ in range(100)]
+    for _ in range(300):  # the key with a few answers replaced by odd values
+        lines = key.splitlines()
+        for qid in rng.sample(list(q1.questions), rng.randrange(1, 4)):
+            lines = [f"{qid} = {_random_value(rng)}" if line.startswith(f"{qid} = ") else line for line in lines]
+        files.append("\n".join(lines).encode())
+    for _ in range(100):  # the key with random characters overwritten
+        text = list(key)
+        for _ in range(rng.randrange(1, 12)):
+            at = rng.randrange(len(text))
+            text[at:at + rng.randrange(3)] = rng.choices('[]{}"\'=,.#\\ \n0123456789²٣\x00\x1b', k=rng.randrange(4))
+        files.append("".join(text).encode())
+    statuses = set()
+    for number, data in enumerate(files):
+        folder = tmp_path / f"s{number}"
+        folder.mkdir()
+        (folder / "answers.toml").write_bytes(data)
+        result = engine.grade(q1, folder, "s")
+        assert result.status == "graded" or result.status == "not_loaded" and 0 < len(result.message) < 4000, data[:200]
+        statuses.add(result.status)
+    assert statuses == {"graded", "not_loaded"}  # odd but readable values ("3", "1, 3") are graded
+
+
 # --------------------------------------------------------------------------- feedback
 
 def _wrong_on_q15(q1, tmp_path, name):
