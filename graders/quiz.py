@@ -14,7 +14,8 @@ the question's topic), so results.json, feedback.md and grades.csv work unchange
 
 Scoring: true/false and numeric questions are all or nothing (numeric within the key's
 tolerance, ``|x - answer| <= max(abs, rel * |answer|)``). A multi-select question gives
-``max(0, (right picks - wrong picks) / number of correct options)`` of its points.
+``max(0, right picks / correct options - wrong picks / incorrect options)`` of its points,
+so ticking every option scores 0.
 """
 from __future__ import annotations
 
@@ -239,6 +240,9 @@ def _key_entry(question: Question, entry, context: str) -> KeyEntry:
                                 for p in picks) or len(set(picks)) != len(picks):
             raise ManifestError(f"{context}: a multi answer is a non-empty list of distinct option "
                                 f"numbers from 1 to {len(question.options)}")
+        if len(picks) == len(question.options):
+            raise ManifestError(f"{context}: a multi question needs at least one wrong option; "
+                                "with every option right, ticking them all without reading earns full marks")
         return KeyEntry(tuple(sorted(picks)), fixed=fixed)
     tolerances = [entry.get("abs", 0.0), entry.get("rel", 0.0)]
     if not isinstance(answer, (int, float)) or isinstance(answer, bool) or not all(
@@ -258,9 +262,12 @@ def score(question: Question, entry: KeyEntry, answer) -> float:
     if question.type == "true_false":
         return 1.0 if answer == entry.answer else 0.0
     if question.type == "multi":
+        # Right picks share the points among the correct options and wrong picks share the
+        # same points among the incorrect ones, so ticking every option earns exactly 0.
         correct, picked = set(entry.answer), set(answer)
+        incorrect = len(question.options) - len(correct)
         right, wrong = len(picked & correct), len(picked - correct)
-        return max(0.0, (right - wrong) / len(correct))
+        return max(0.0, right / len(correct) - (wrong / incorrect if incorrect else 0.0))
     return 1.0 if within(answer, entry) else 0.0
 
 
@@ -513,7 +520,8 @@ def _arithmetic_checks(quiz: Quiz, solution: dict, graded) -> list[tuple[str, bo
         correct = quiz.key[multi.id].answer
         wrong = [o for o in range(1, len(multi.options) + 1) if o not in correct]
         cases = [("partial credit: one right pick", [correct[0]], multi.points / len(correct)),
-                 ("partial credit: right + wrong pick", [correct[0], correct[1], wrong[0]], multi.points / len(correct)),
+                 ("partial credit: all right + one wrong", [*correct, wrong[0]], multi.points - multi.points / len(wrong)),
+                 ("partial credit: tick everything", [*correct, *wrong], 0.0),
                  ("partial credit: floor at 0", [correct[0], *wrong], 0.0)]
         for subject, picks, expected in cases:
             result = graded(subject.split(": ")[1].replace(" ", "-"),

@@ -41,21 +41,37 @@ MULTI_KEY = quiz.KeyEntry((2, 3, 5))
     ((2, 3, 5), 1.0),          # all right
     ((2,), 1 / 3),             # one of three right picks
     ((2, 3), 2 / 3),
-    ((2, 3, 5, 1), 2 / 3),     # a wrong pick costs what a right pick earns
-    ((2, 1), 0.0),             # one right, one wrong
-    ((2, 1, 4), 0.0),          # more wrong than right: floored at 0, never negative
+    ((2, 3, 5, 1), 1 / 2),     # a wrong pick costs 1/2: one of the two incorrect options
+    ((2, 3, 1), 2 / 3 - 1 / 2),
+    ((2, 1), 0.0),             # 1/3 - 1/2: floored at 0, never negative
     ((1, 4), 0.0),
-    ((1, 2, 3, 4, 5), 1 / 3),  # picking everything is not a free ride
+    ((1, 2, 3, 4, 5), 0.0),    # ticking everything earns nothing
     (None, 0.0),               # not answered
 ])
 def test_multi_select_partial_credit(picks, fraction):
     assert quiz.score(MULTI, MULTI_KEY, picks) == pytest.approx(fraction)
 
 
+def test_ticking_every_option_scores_zero_on_the_whole_quiz(q1, tmp_path):
+    everything = {q.id: ",".join(str(o) for o in range(1, len(q.options) + 1))
+                  for q in q1.questions.values() if q.type == "multi"}
+    result = engine.grade(q1, answers_file(tmp_path, quiz.answers_text(q1, everything)), "s")
+    assert result.status == "graded" and len(everything) >= 10
+    assert result.score == 0  # it earned 7.67 of the 26 multi-select points under (right - wrong) / correct
+
+
+def test_a_multi_question_with_no_wrong_option_is_refused():
+    every = quiz.KeyEntry((1, 2, 3, 4, 5))
+    with pytest.raises(ManifestError, match="at least one wrong option"):
+        quiz._key_entry(MULTI, {"answer": [1, 2, 3, 4, 5]}, "answers.m")
+    assert quiz.score(MULTI, every, (1, 2, 3, 4, 5)) == 1.0  # and scoring one anyway does not divide by 0
+
+
 def test_single_correct_multi_and_true_false():
     single = dataclasses.replace(MULTI, options=("a", "b", "c"))
     assert quiz.score(single, quiz.KeyEntry((2,)), (2,)) == 1.0
-    assert quiz.score(single, quiz.KeyEntry((2,)), (1, 2)) == 0.0
+    assert quiz.score(single, quiz.KeyEntry((2,)), (1, 2)) == 0.5  # one of two wrong options
+    assert quiz.score(single, quiz.KeyEntry((2,)), (1, 2, 3)) == 0.0
     tf = dataclasses.replace(MULTI, type="true_false", options=())
     assert quiz.score(tf, quiz.KeyEntry(False), False) == 1.0
     assert quiz.score(tf, quiz.KeyEntry(False), True) == 0.0
@@ -111,8 +127,8 @@ def test_partial_answers_and_skips(q1, tmp_path):
     points = {t.name: t.points for t in result.tests}
     assert points["q03"] == pytest.approx(1.0)  # 2 of 4 right picks of a 2-point question
     assert points["q04"] == 1 and points["q01"] == 2
-    assert points["q17"] == pytest.approx(2.0)  # (3 right - 1 wrong) / 3 of 3 points
-    assert result.score == pytest.approx(6.0)
+    assert points["q17"] == pytest.approx(1.5)  # 3/3 right - 1/2 wrong, of 3 points
+    assert result.score == pytest.approx(5.5)
     assert result.status == "graded"
 
 
@@ -248,7 +264,7 @@ def test_random_and_mangled_answer_files_never_crash_the_grader(q1, tmp_path):
 # --------------------------------------------------------------------------- feedback
 
 def _wrong_on_q15(q1, tmp_path, name):
-    answers = {**quiz.key_as_answers(q1), "q15": 0.0884, "q03": "1,2,3"}
+    answers = {**quiz.key_as_answers(q1), "q15": 0.0884, "q03": "1,2,3,4"}  # q03: 3/4 - 1/2
     return engine.grade(q1, answers_file(tmp_path, quiz.answers_text(q1, answers), name), name)
 
 
