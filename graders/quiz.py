@@ -19,7 +19,9 @@ so ticking every option scores 0.
 """
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import re
 import subprocess
 import sys
@@ -37,6 +39,7 @@ from graders.engine import Diagnosis, SubmissionResult, TestResult
 ISOLATION = "not needed: answers.toml is parsed as data and no student code runs"
 TYPE_WORDS = {"true_false": "true/false", "multi": "choose every correct option", "numeric": "numeric"}
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # a TOML bare key, so the student writes q01 = ...
+_DECIMALS_ASKED = re.compile(r"\((\d+) decimals?\)")  # "(4 decimals)" in a numeric prompt
 
 
 @dataclass(frozen=True)
@@ -271,6 +274,17 @@ def score(question: Question, entry: KeyEntry, answer) -> float:
     return 1.0 if within(answer, entry) else 0.0
 
 
+def decimals_asked(question: Question) -> int:
+    """The decimals a numeric prompt asks for, "(4 decimals)"; one that names none wants a whole number."""
+    match = _DECIMALS_ASKED.search(question.prompt)
+    return int(match.group(1)) if match else 0
+
+
+def promised_tolerance(question: Question) -> float:
+    """The handout's rule: half a unit in the last decimal the question asks for."""
+    return 0.5 * 10.0 ** -decimals_asked(question)
+
+
 def within(value: float, entry: KeyEntry) -> bool:
     tolerance = max(entry.abs, entry.rel * abs(entry.answer))
     # The bounds are inclusive; the slack absorbs float rounding of answer +- tolerance.
@@ -442,7 +456,8 @@ def _workflow(quiz: Quiz) -> str:
 def validate(quiz: Quiz, report=print) -> list:
     """Prove a quiz sound: the key scores full marks, the blank template zero, every known
     mistake loses points and names its concept, partial credit and tolerances work as
-    documented, malformed answers give a clear error, and the template's check agrees."""
+    documented, every numeric question keeps the handout's rounding promise, malformed
+    answers give a clear error, and the template's check agrees."""
     from graders import render
     from graders.validate import Check
 
@@ -494,6 +509,9 @@ def validate(quiz: Quiz, report=print) -> list:
         for subject, ok, detail in _arithmetic_checks(quiz, solution, graded):
             record(subject, ok, detail)
 
+        for subject, ok, detail in _numeric_checks(quiz, mistakes, graded):
+            record(subject, ok, detail)
+
         for label, text, fragment in _malformed_cases(quiz):
             result = graded(f"malformed-{label.replace(' ', '-')}", text)
             record(f"malformed: {label}", result.status == "not_loaded" and result.score == 0
@@ -539,6 +557,58 @@ def _arithmetic_checks(quiz: Quiz, solution: dict, graded) -> list[tuple[str, bo
             test = next(t for t in result.tests if t.name == numeric.id)
             checks.append((subject, test.points == expected, f"{numeric.id} = {value:.6g} -> {test.points:g}"))
     return checks
+
+
+def _numeric_checks(quiz: Quiz, mistakes: list[Mistake], graded) -> list[tuple[str, bool, str]]:
+    """Every numeric question against the handout's promise, graded end to end: its tolerance
+    is half a unit in the last decimal it asks for, the key rounded that far earns full marks,
+    and every catalogued wrong answer, as written and rounded that far, earns nothing."""
+    labels = itertools.count()
+
+    def points(question: Question, value: float) -> float:
+        result = graded(f"numeric-{question.id}-{next(labels)}", answers_text(quiz, {question.id: value}))
+        return next(t.points for t in result.tests if t.name == question.id)
+
+    checks = []
+    wrong_answers = _numeric_wrong_answers(quiz, mistakes)
+    for question in (q for q in quiz.questions.values() if q.type == "numeric"):
+        decimals = decimals_asked(question)
+        rounded = round(quiz.key[question.id].answer, decimals)
+        # A student rounds as asked, so a wrong answer counts in its rounded form too.
+        wrong = [(value, mistake) for written, mistake in wrong_answers.get(question.id, [])
+                 for value in dict.fromkeys((written, round(written, decimals)))]
+        problems = _numeric_problems(question, quiz.key[question.id], rounded, wrong, points)
+        asked = f"{decimals} decimal{'s' if decimals != 1 else ''}" if decimals else "whole number"
+        fine = f"{rounded:g} right" + (f"; {', '.join(f'{value:g}' for value, _ in wrong)} wrong" if wrong else "")
+        checks.append((f"numeric {question.id} ({asked}, ±{promised_tolerance(question):g})", not problems,
+                       "; ".join(problems) or fine))
+    return checks
+
+
+def _numeric_wrong_answers(quiz: Quiz, mistakes: list[Mistake]) -> dict[str, list[tuple[float, str]]]:
+    """Question id -> (catalogued wrong answer, the mistake's id), for numeric questions."""
+    found: dict[str, list[tuple[float, str]]] = {}
+    for mistake in mistakes:
+        for qid, value in mistake.answers.items():
+            if quiz.questions[qid].type == "numeric":
+                found.setdefault(qid, []).append((quiz_format.parse_value(value, "numeric")[0], mistake.id))
+    return found
+
+
+def _numeric_problems(question: Question, entry: KeyEntry, rounded: float, wrong: list, points) -> list[str]:
+    """How a numeric question breaks the handout's promise (empty: it keeps it)."""
+    problems = []
+    if decimals_asked(question) == 0 and entry.answer != rounded:
+        problems.append(f"the prompt asks for no decimals, so a whole number, but the answer is {entry.answer:g}")
+    tolerance, promised = max(entry.abs, entry.rel * abs(entry.answer)), promised_tolerance(question)
+    if not math.isclose(tolerance, promised, rel_tol=1e-9):
+        problems.append(f"the tolerance is {tolerance:g}, not the promised {promised:g}")
+    if points(question, rounded) < question.points:
+        problems.append(f"the answer rounded as asked, {rounded:g}, loses points")
+    passing = [f"{value:g} ({mistake})" for value, mistake in wrong if points(question, value) > 0]
+    if passing:
+        problems.append("catalogued wrong answers earn points: " + ", ".join(passing))
+    return problems
 
 
 def _malformed_cases(quiz: Quiz) -> list[tuple[str, str, str]]:

@@ -314,6 +314,54 @@ def test_a_broken_key_is_a_clear_manifest_error(tmp_path, edit, fragment):
         broken.key
 
 
+def _validate_edited_copy(tmp_path, edits: dict) -> dict[str, str]:
+    """validate a copy of q1 with ``edits`` ({file under the quiz's folders: text -> text});
+    returns the failed checks, subject -> detail."""
+    from graders import assignment
+
+    root = _quiz_copy(tmp_path)
+    for name, edit in edits.items():
+        path = root / ("reference" if name == "answers.toml" else "assignments") / "q1_concepts" / name
+        path.write_text(edit(path.read_text()))
+    checks = quiz.validate(assignment.load("q1_concepts", root), report=lambda line: None)
+    return {check.subject: check.detail for check in checks if not check.ok}
+
+
+BEFORE_ISSUE_16 = ("q26", "q27", "q28", "q35", "q41", "q44", "q45", "q46")  # 4 decimals asked, +-0.0005 accepted
+
+
+def _old_tolerances(key: str) -> str:
+    for qid in BEFORE_ISSUE_16:
+        key, found = re.subn(rf"(\[answers\.{qid}\]\nanswer = [^\n]*\n)abs = 0\.00005\n", r"\g<1>abs = 0.0005\n", key)
+        assert found == 1, qid
+    return key
+
+
+def test_validate_fails_on_the_old_tolerances_and_names_the_wrong_answers_they_let_through(tmp_path):
+    failed = _validate_edited_copy(tmp_path, {"answers.toml": _old_tolerances})
+    assert set(failed) == {f"numeric {qid} (4 decimals, ±5e-05)" for qid in BEFORE_ISSUE_16} | {
+        "mistake exact_sigmoid", "mistake approximation_chain_factor_dropped"}
+    assert "the tolerance is 0.0005, not the promised 5e-05" in failed["numeric q26 (4 decimals, ±5e-05)"]
+    assert "earn points: 0.731059 (exact_sigmoid), 0.7311 (exact_sigmoid)" in failed["numeric q27 (4 decimals, ±5e-05)"]
+    assert ("earn points: 0.196612 (exact_sigmoid), 0.1966 (exact_sigmoid), 0.196782 (approximation_chain_factor_dropped), "
+            "0.1968 (approximation_chain_factor_dropped)") in failed["numeric q28 (4 decimals, ±5e-05)"]
+    assert "full marks kept on ['q27', 'q28']" in failed["mistake exact_sigmoid"]
+
+
+def test_validate_fails_on_a_wrong_answer_that_passes_once_rounded_as_asked(tmp_path):
+    near_miss = '\n[[mistakes]]\nid = "near_miss"\ndescription = "d"\nanswers = { q27 = 0.730745 }\n'
+    failed = _validate_edited_copy(tmp_path, {"mistakes.toml": lambda text: text + near_miss})
+    # 0.730745 is 0.000054 from the key, outside the tolerance; rounded to 4 decimals it is the key's 0.7307.
+    assert failed == {"numeric q27 (4 decimals, ±5e-05)": "catalogued wrong answers earn points: 0.7307 (near_miss)"}
+
+
+def test_validate_fails_on_a_prompt_that_does_not_say_how_to_round(tmp_path):
+    failed = _validate_edited_copy(tmp_path, {"questions.toml": lambda text: text.replace(" produce? (1 decimal)", " produce?")})
+    assert failed == {"numeric q08 (whole number, ±0.5)": "the prompt asks for no decimals, so a whole number, but the "
+                                                          "answer is -0.5; the tolerance is 0.05, not the promised 0.5; "
+                                                          "the answer rounded as asked, -0, loses points"}
+
+
 def test_template_check_script_agrees_with_the_grader(q1, tmp_path):
     folder = tmp_path / "repo"
     for relative, text in quiz.template_files(q1).items():
