@@ -63,6 +63,10 @@ class KeyEntry:
     rel: float = 0.0
     fixed: str = ""  # why this question differs from its seed item
 
+    @property
+    def tolerance(self) -> float:
+        return max(self.abs, self.rel * abs(self.answer))
+
 
 @dataclass(frozen=True)
 class Mistake:
@@ -286,9 +290,8 @@ def promised_tolerance(question: Question) -> float:
 
 
 def within(value: float, entry: KeyEntry) -> bool:
-    tolerance = max(entry.abs, entry.rel * abs(entry.answer))
     # The bounds are inclusive; the slack absorbs float rounding of answer +- tolerance.
-    return abs(value - entry.answer) <= tolerance * (1 + 1e-9) + 1e-12
+    return abs(value - entry.answer) <= entry.tolerance * (1 + 1e-9) + 1e-12
 
 
 def grade(quiz: Quiz, submission: Path, student: str) -> SubmissionResult:
@@ -550,9 +553,8 @@ def _arithmetic_checks(quiz: Quiz, solution: dict, graded) -> list[tuple[str, bo
     numeric = next((q for q in quiz.questions.values() if q.type == "numeric"), None)
     if numeric is not None:
         entry = quiz.key[numeric.id]
-        tolerance = max(entry.abs, entry.rel * abs(entry.answer))
-        for subject, value, expected in (("tolerance: inside", entry.answer + 0.9 * tolerance, numeric.points),
-                                         ("tolerance: outside", entry.answer - 1.5 * tolerance, 0.0)):
+        for subject, value, expected in (("tolerance: inside", entry.answer + 0.9 * entry.tolerance, numeric.points),
+                                         ("tolerance: outside", entry.answer - 1.5 * entry.tolerance, 0.0)):
             result = graded(subject.replace(": ", "-"), answers_text(quiz, {**solution, numeric.id: value}))
             test = next(t for t in result.tests if t.name == numeric.id)
             checks.append((subject, test.points == expected, f"{numeric.id} = {value:.6g} -> {test.points:g}"))
@@ -600,9 +602,9 @@ def _numeric_problems(question: Question, entry: KeyEntry, rounded: float, wrong
     problems = []
     if decimals_asked(question) == 0 and entry.answer != rounded:
         problems.append(f"the prompt asks for no decimals, so a whole number, but the answer is {entry.answer:g}")
-    tolerance, promised = max(entry.abs, entry.rel * abs(entry.answer)), promised_tolerance(question)
-    if not math.isclose(tolerance, promised, rel_tol=1e-9):
-        problems.append(f"the tolerance is {tolerance:g}, not the promised {promised:g}")
+    promised = promised_tolerance(question)
+    if not math.isclose(entry.tolerance, promised, rel_tol=1e-9):
+        problems.append(f"the tolerance is {entry.tolerance:g}, not the promised {promised:g}")
     if points(question, rounded) < question.points:
         problems.append(f"the answer rounded as asked, {rounded:g}, loses points")
     passing = [f"{value:g} ({mistake})" for value, mistake in wrong if points(question, value) > 0]
