@@ -26,7 +26,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from graders import __version__, assignment as assignments, engine, executors, guard, isolation, render, sandbox
+from graders import __version__, assignment as assignments, engine, executors, guard, isolation, render, sandbox, submission
 
 SKIPPED_NAMES = {"__MACOSX", "__pycache__"}
 CSV_EVERY_SECONDS = 1.0  # grades.csv is rewritten at most this often (and at the end)
@@ -44,14 +44,13 @@ class Graded:
 
 @dataclass(frozen=True)
 class Context:
-    """What every task of one batch shares. ``root`` and ``hidden`` are paths on the
-    coordinator's machine; a worker elsewhere falls back to its own $NNGRADE_ROOT."""
+    """What every task of one batch shares. ``root`` is a path on the coordinator's
+    machine; a worker elsewhere falls back to its own $NNGRADE_ROOT."""
 
     name: str
     root: str
     fingerprint: str
     devices: frozenset | None = None
-    hidden: tuple[str, ...] = ()  # folders the student's worker must not see
 
 
 @dataclass(frozen=True)
@@ -67,12 +66,17 @@ class Job:
 
 def find_submissions(root: Path) -> dict[str, Path]:
     """Student name -> folder: every visible sub-folder of ``root`` (GitHub Classroom's clone
-    layout, or a Gradescope export's ``submission_*`` folders)."""
+    layout, or a Gradescope export's ``submission_*`` folders). A sub-folder that is a
+    symbolic link is listed too, so that grading refuses it by name rather than skip it."""
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a folder of submissions")
     found = {}
     for path in sorted(root.iterdir()):
-        if path.is_dir() and not path.name.startswith(".") and path.name not in SKIPPED_NAMES:
+        if path.name.startswith(".") or path.name in SKIPPED_NAMES:
+            continue
+        if path.is_symlink():
+            found[path.name] = path
+        elif path.is_dir():
             found[path.name] = _unwrap(path)
     return found
 
@@ -87,37 +91,30 @@ def unpack_if_zip(root: Path) -> tuple[Path, tempfile.TemporaryDirectory | None]
 
 
 def _unwrap(folder: Path) -> Path:
-    """A folder holding nothing but one folder (a zip's top level) stands for that folder."""
+    """A folder holding nothing but one folder (a zip's top level) stands for that folder;
+    never through a link."""
     entries = [p for p in folder.iterdir() if p.name not in SKIPPED_NAMES and not p.name.startswith(".")]
-    return _unwrap(entries[0]) if len(entries) == 1 and entries[0].is_dir() else folder
-
-
-def _submission_files(folder: Path):
-    """(relative path, file) for every file grading copies: regular files, no links, nothing
-    under ``.git*``; the same selection as ``sandbox``'s private copy."""
-    for path in sorted(folder.rglob("*")):
-        relative = path.relative_to(folder)
-        if path.is_file() and not path.is_symlink() and not any(p.startswith(".git") for p in relative.parts):
-            yield relative, path
+    if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink():
+        return _unwrap(entries[0])
+    return folder
 
 
 def content_hash(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for relative, path in _submission_files(folder):
-        digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    """What the resume key knows of a submission: its selected files (a refused folder
+    hashes to its reason, so fixing it regrades it)."""
+    try:
+        return submission.content_hash(submission.select(folder))
+    except submission.SubmissionNotLoaded as refused:
+        return hashlib.sha256(str(refused).encode()).hexdigest()
 
 
 def _shipped(folder: Path) -> tuple[tuple[str, bytes], ...] | None:
     """The submission's files, to send to a worker that may not see this machine's disk;
-    None (send the path) when it is over the size cap, which grading then reports."""
-    files, total = [], 0
-    for relative, path in _submission_files(folder):
-        total += path.stat().st_size
-        if total > sandbox.MAX_SUBMISSION_BYTES:
-            return None
-        files.append((relative.as_posix(), path.read_bytes()))
-    return tuple(files)
+    None (send the path, which grading then refuses with the reason) when refused here."""
+    try:
+        return submission.file_contents(submission.select(folder))
+    except submission.SubmissionNotLoaded:
+        return None
 
 
 def assignment_fingerprint(assignment: assignments.Assignment) -> str:
@@ -142,7 +139,7 @@ def grade_one(context: Context, job: Job) -> Graded:
     try:
         assignment = _prepare(context)
         with _grading_lock, _materialized(job) as folder:
-            result = engine.grade(assignment, folder, job.student, context.devices, hidden=context.hidden)
+            result = engine.grade(assignment, folder, job.student, context.devices)
     except Exception as error:  # noqa: BLE001 - one broken grading must not stop the batch
         return Graded(job.student, _error_row(context.name, job.student), error=f"{type(error).__name__}: {error}")
     return Graded(job.student, render.csv_row(result), seconds=result.seconds, result=result)
@@ -210,7 +207,7 @@ def _materialized(job: Job):
         return
     holder = Path(tempfile.mkdtemp(prefix="nngrade-shipped-"))
     try:
-        folder = holder / "submission"  # its parent, hidden from the worker, holds it alone
+        folder = holder / "submission"
         folder.mkdir()
         for relative, data in job.files:
             target = (folder / relative).resolve()
@@ -252,8 +249,7 @@ def grade_all(name: str, root: Path, out: Path, workers: int | None = None, devi
         out.mkdir(parents=True, exist_ok=True)
         fingerprint = assignment_fingerprint(assignment)
         context = Context(name, str(assignments.project_root()), fingerprint,
-                          frozenset(devices) if devices else None,
-                          (str(out.resolve()), str(source.resolve())))
+                          frozenset(devices) if devices else None)
         done: list[Graded] = []
         jobs: list[Job] = []
         for student, folder in submissions.items():
@@ -446,6 +442,12 @@ def summary_rows(outcomes: list[Graded], seconds: float | None = None, how: str 
                                      "per submission"))
     if how:
         rows.append(("executor", how))
+    levels = Counter(str(o.row.get("isolation") or "") for o in outcomes if o.row.get("isolation"))
+    if levels:
+        shown = ", ".join(f"{level} x{count}" if len(levels) > 1 else level for level, count in levels.most_common())
+        if isolation.NONE in levels:
+            shown += " (NO SANDBOX: --isolation none; those submissions could read and write what this user can)"
+        rows.append(("isolation", shown))
     return rows
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("validate", help="reference full marks, stub zero, every known mistake caught")
     p.add_argument("assignment")
     _device_option(p)
+    _isolation_option(p)
 
     p = commands.add_parser("guard", help="what each forbidden-API group covers (torch's operators, by name)")
     p.add_argument("assignment", nargs="?", help="only the groups this assignment's tasks forbid")
@@ -42,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
                         "result JSON (in --out: STUDENT/classroom.json); junit: JUnit XML (in --out: junit.xml)")
     p.add_argument("--student", help="default: the submission folder's name")
     _device_option(p)
+    _isolation_option(p)
 
     p = commands.add_parser("grade-all", help="grade every submission folder under a root")
     p.add_argument("assignment")
@@ -62,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="map students to LMS identifiers in grades.csv: a CSV with a github_username (or "
                         "student) column and an identifier column (GitHub Classroom's roster export)")
     _device_option(p)
+    _isolation_option(p)
 
     p = commands.add_parser("report", help="the instructor report (HTML with plots) for a graded folder")
     p.add_argument("folder", type=Path, help="a grade-all --out folder")
@@ -76,10 +80,13 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     from graders.assignment import ManifestError
+    from graders.isolation import ENVIRONMENT_VARIABLE, IsolationUnavailable
 
+    if getattr(args, "isolation", None):
+        os.environ[ENVIRONMENT_VARIABLE] = args.isolation  # grading processes started later inherit it
     try:
         return COMMANDS[args.command](args)
-    except (ManifestError, FileNotFoundError, NotADirectoryError) as error:
+    except (ManifestError, FileNotFoundError, NotADirectoryError, IsolationUnavailable) as error:
         print(f"nngrade: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # a full disk, a read-only or unwritable --out
@@ -99,6 +106,21 @@ def _device_option(parser) -> None:
                         help="which devices' tests to run (default: all the assignment lists)")
 
 
+def _isolation_option(parser) -> None:
+    parser.add_argument("--isolation", choices=["auto", "namespace", "landlock", "none"], default=None,
+                        help="how submissions are shut in (default: $NNGRADE_ISOLATION, else auto: the strongest "
+                             "available; grading refuses to start where none hides the grader's files). "
+                             "none grades without protection and records it in every result")
+
+
+def _sandbox_level(loaded) -> str:
+    """The isolation level this run grades at, decided before any grading (code
+    assignments only: a quiz runs no student code). Raises ``IsolationUnavailable``."""
+    from graders import isolation
+
+    return "" if loaded.kind == "quiz" else isolation.level()
+
+
 def _devices(choice: str):
     return None if choice == "all" else {choice}
 
@@ -112,6 +134,7 @@ def _validate(args) -> int:
     else:
         print(f"Validating {loaded.name}: {len(loaded.tests)} hidden tests, {len(loaded.mistakes)} known mistakes, "
               f"{len(loaded.variants)} correct variants")
+    _sandbox_level(loaded)
     checks = validate.validate(loaded, _devices(args.device))
     failed = [c for c in checks if not c.ok]
     print(f"\n{len(checks) - len(failed)} of {len(checks)} checks passed" + (": VALID" if not failed else ": NOT VALID"))
@@ -172,9 +195,9 @@ def _grade(args) -> int:
     if not args.submission.is_dir():
         raise FileNotFoundError(f"{args.submission} is not a folder")
     loaded = assignment.load(args.assignment)
-    student = args.student or args.submission.resolve().name
-    result = engine.grade(loaded, args.submission, student, _devices(args.device),
-                          hidden=(args.out,) if args.out else ())
+    _sandbox_level(loaded)
+    student = args.student or Path(os.path.abspath(args.submission)).name
+    result = engine.grade(loaded, args.submission, student, _devices(args.device))
     document = render.results_json(result)
     formatted = {"gradescope": lambda: json.dumps(document, indent=2) + "\n",
                  "classroom": lambda: json.dumps(classroom.classroom_result(document), indent=2) + "\n",
@@ -209,6 +232,9 @@ def _grade_all(args) -> int:
     if problem:
         print(f"nngrade: {problem}", file=sys.stderr)
         return 2
+    from graders import assignment
+
+    _sandbox_level(assignment.load(args.assignment))
     progress = bulk.ConsoleProgress()
     started = time.monotonic()
     try:

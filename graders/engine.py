@@ -58,6 +58,7 @@ class SubmissionResult:
     grader_version: str = __version__
     seconds: float = 0.0
     reveal: str = "messages"  # the assignment's reveal policy: how much feedback shows
+    notes: list[str] = field(default_factory=list)  # about the submission itself (files left out)
     evidence: list[tamper.Evidence] = field(default_factory=list)  # possible tampering, static and run time
 
     @property
@@ -149,9 +150,7 @@ def plan(assignment: Assignment, devices: set[str] | None = None) -> list[tuple[
 
 
 def grade(assignment: Assignment, submission: Path, student: str,
-          devices: set[str] | None = None, hidden=()) -> SubmissionResult:
-    """``hidden``: more folders the worker must not see (the results folder), besides the
-    assignment's own and the folder holding the submission and its neighbours."""
+          devices: set[str] | None = None) -> SubmissionResult:
     if assignment.kind == "quiz":  # an answers.toml, read as data: no worker, no student code
         from graders import quiz
 
@@ -161,9 +160,10 @@ def grade(assignment: Assignment, submission: Path, student: str,
                               reveal=assignment.reveal)
     present = available_devices()
     exact_float32()
-    session = _WorkerSession(assignment, Path(submission), hidden)
+    pairs = plan(assignment, devices)
+    session = _WorkerSession(assignment, Path(submission), gpu=any(d == "cuda" and d in present for _, d in pairs))
     try:
-        for spec, device in plan(assignment, devices):
+        for spec, device in pairs:
             test = TestResult(spec.name, spec.task, device, _first_line(spec.body.__doc__),
                               assignment.test_points(spec, device))
             result.tests.append(test)
@@ -176,6 +176,7 @@ def grade(assignment: Assignment, submission: Path, student: str,
             _run_test(assignment, spec, device, student, session, test, started)
         if session.load_error:
             result.status, result.message = "not_loaded", session.load_error
+        result.notes += session.notes
     finally:
         result.output = session.close()
     result.evidence = scan.scan_submission(Path(submission), assignment) + session.evidence
@@ -186,13 +187,13 @@ def grade(assignment: Assignment, submission: Path, student: str,
 class _WorkerSession:
     """The student's worker, restarted after a crash so one crash costs only its own test."""
 
-    def __init__(self, assignment: Assignment, submission: Path, hidden=()):
+    def __init__(self, assignment: Assignment, submission: Path, gpu: bool = False):
         self.assignment = assignment
         self.submission = submission
-        self.hidden = (assignment.folder.parent, assignment.reference_path.parent.parent,
-                       submission.resolve().parent, *hidden)
+        self.gpu = gpu
         self.worker: Worker | None = None
         self.load_error: str | None = None
+        self.notes: list[str] = []
         self._output: list[str] = []
         self.evidence: list[tamper.Evidence] = []  # what the workers reported, in order
         self.tampered_at_import = False  # then every test is affected
@@ -204,14 +205,16 @@ class _WorkerSession:
         if self.worker is None:
             try:
                 self._evidence_read = 0
-                self.worker = Worker(self.submission, self.assignment.module, self.assignment.limits,
-                                     self.hidden)
+                self.worker = Worker(self.submission, self.assignment.module, self.assignment.limits, self.gpu)
             except WorkerFailure as failure:
                 self.load_error = f"the submission could not be imported: {failure.message}"
                 raise SubmissionNotLoaded(self.load_error) from None
             except SubmissionNotLoaded as failure:
                 self.load_error = str(failure)
                 raise
+            note = self.worker.selection.note()
+            if note and note not in self.notes:
+                self.notes.append(note)
             if self.worker.load_error:
                 error = self.worker.load_error
                 self.load_error = f"{self.assignment.module}.py could not be imported: {error['type']}: {error['message']}"

@@ -164,7 +164,7 @@ def run_gradescope(name: str, root: Path) -> int:
     loaded = assignments.load(name)
     submission = bulk._unwrap(root / "submission")
     student = student_of(root)
-    result = engine.grade(loaded, submission, student, hidden=(root / "results",))
+    result = engine.grade(loaded, submission, student)
     document = render.results_json(result)
     render.atomic_write(root / "results" / "results.json", json.dumps(document, indent=2) + "\n")
     print(f"{student}: {result.score:g} / {result.max_score:g} ({result.status}) "

@@ -1,156 +1,533 @@
-"""How strongly a worker is shut in, decided once per grading process.
+"""How a worker is shut in: an allowlist of what it may see, its own identity, no network,
+and nothing it starts outliving it.
 
-Two levels, the strongest the machine allows is the default:
+Three levels; the strongest this machine allows is the default (``auto``):
 
-``namespace``  (needs root, or CAP_SYS_ADMIN) everything of ``process``, and the worker
-               also enters new network and mount namespaces, hides the course's private
-               folders (reference, hidden tests, other submissions, results) under empty
-               read-protected mounts, and drops to a user id of its own with no groups and
-               no way to regain privileges. It cannot reach the network, read what is
-               hidden, signal or trace the grader, or write the grader's files, and the
-               per-user process limit bounds a fork storm.
-``process``    rlimits (CPU, address space, file size, no core dumps), its own session,
-               a scrubbed environment, a private copy of the submission as working
-               directory, the whole process tree killed when it is done. It runs as the
-               grader's user: it could read anything that user can.
+``namespace``  own user (root: a fresh uid per submission; otherwise a user namespace),
+               PID, mount, network, IPC and UTS namespaces. The worker's filesystem is a
+               new root holding only the allowlist below, read-only, plus its own folder
+               and private size-limited /tmp, /var/tmp and /dev/shm; /proc shows its own
+               processes only. Its init process holds the namespace: when it dies, the
+               kernel kills every process the submission started.
+``landlock``   where namespaces are refused (a container without CAP_SYS_ADMIN, a kernel
+               or AppArmor policy that forbids user namespaces): Landlock restricts the
+               worker to the same allowlist (no /tmp, /proc or /dev/shm at all: TMPDIR
+               is its own folder), denies TCP and signals outside its domain; as root it
+               also runs as a fresh uid per submission.
+``none``       only by explicit request (``--isolation none``): rlimits and the process
+               tree killed at the end; the worker can read all the grader's user can.
 
-``NNGRADE_ISOLATION=process`` forces the weaker level (e.g. to compare behaviour).
+At every sandboxed level a seccomp filter refuses sockets other than AF_UNIX (and
+io_uring), no_new_privs is set, and a process/thread limit binds. Where the requested
+level (or, for ``auto``, any level that hides the grader's files) is unavailable,
+``level()`` raises ``IsolationUnavailable`` with the reason: grading fails closed.
+
+The allowlist (read-only): the OS runtime (/usr, /bin, /lib*, /sbin), a few files of
+/etc the dynamic linker needs (plus a made-up passwd/group), /dev/null, zero, full,
+random and urandom (and the NVIDIA device nodes when the worker may use CUDA), the Python
+installation (its prefixes, site-packages and LD_LIBRARY_PATH folders) and the
+``graders`` package itself, never the checkout around it.
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
+import errno
+import glob
 import os
+import resource
+import signal
+import socket
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 
-NAMESPACE, PROCESS = "namespace", "process"
-FIRST_UID = 200_000  # far above any real account; one uid per grading process
+from graders import syscalls as sc
 
-_CLONE_NEWNS, _CLONE_NEWNET = 0x00020000, 0x40000000
-_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
-_MS_BIND, _MS_REC, _MS_PRIVATE = 0x1000, 0x4000, 1 << 18
-_PR_SET_PDEATHSIG, _PR_SET_NO_NEW_PRIVS, _PR_SET_CHILD_SUBREAPER = 1, 38, 36
+NAMESPACE, LANDLOCK, NONE = "namespace", "landlock", "none"
+LEVELS = (NAMESPACE, LANDLOCK, NONE)
+AUTO = "auto"
+ENVIRONMENT_VARIABLE = "NNGRADE_ISOLATION"
 
-_level: str | None = None
+# Worker uids when the grader is root: far above real accounts and the subordinate ranges
+# rootless containers use; 64 per grading process, reused only after a submission's
+# processes are all gone.
+FIRST_UID = 1 << 30
+UIDS_PER_PROCESS = 64
+INSIDE_UID = 1000  # the worker's uid inside its user namespace (non-root graders)
+
+OS_RUNTIME = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "alternatives")
+DEVICES = ("null", "zero", "full", "random", "urandom")
+
+
+class IsolationUnavailable(RuntimeError):
+    """No level that keeps the grader's files from the submission can be had here."""
+
+
+# --------------------------------------------------------------------------- choosing
+
+_chosen: dict[tuple[int, str], str] = {}
+_probed: dict[tuple[int, str], str | None] = {}
+
+
+def requested() -> str:
+    wanted = os.environ.get(ENVIRONMENT_VARIABLE, AUTO) or AUTO
+    if wanted not in (AUTO, *LEVELS):
+        raise IsolationUnavailable(f"{ENVIRONMENT_VARIABLE}={wanted!r} is not a level: use one of "
+                                   f"{', '.join((AUTO, *LEVELS))}")
+    return wanted
 
 
 def level() -> str:
-    """The level workers of this process get (probed once, in a throwaway child)."""
-    global _level
-    if _level is None:
-        wanted = os.environ.get("NNGRADE_ISOLATION", NAMESPACE)
-        _level = NAMESPACE if wanted == NAMESPACE and _namespaces_work() else PROCESS
-    return _level
+    """The level workers of this process get: the requested one, or for ``auto`` the
+    strongest available. Raises ``IsolationUnavailable`` rather than fall back silently
+    to a level that hides nothing."""
+    wanted = requested()
+    key = (os.getpid(), wanted)
+    if key not in _chosen:
+        _chosen[key] = _choose(wanted)
+    return _chosen[key]
 
 
-def worker_uid() -> int:
-    return FIRST_UID + os.getpid()
+def _choose(wanted: str) -> str:
+    if wanted == NONE:
+        return NONE
+    if wanted != AUTO:
+        reason = unavailable_because(wanted)
+        if reason:
+            raise IsolationUnavailable(f"isolation level {wanted!r} is not available here: {reason}")
+        return wanted
+    reasons = {}
+    for candidate in (NAMESPACE, LANDLOCK):
+        reasons[candidate] = unavailable_because(candidate)
+        if not reasons[candidate]:
+            return candidate
+    raise IsolationUnavailable(
+        "no sandbox that hides the reference and the hidden tests from submissions is available here:\n"
+        f"  namespace: {reasons[NAMESPACE]}\n  landlock: {reasons[LANDLOCK]}\n"
+        "Grade where unprivileged user namespaces are allowed (e.g. `sysctl kernel.unprivileged_userns_clone=1`, "
+        "or on Ubuntu `sysctl kernel.apparmor_restrict_unprivileged_userns=0`), or on a Linux kernel with "
+        "Landlock enabled (5.13 or later, `landlock` in the lsm= list), or as root. To grade anyway with no "
+        "protection, pass --isolation none (it is recorded in every result).")
 
 
-def _namespaces_work() -> bool:
+def unavailable_because(candidate: str) -> str | None:
+    """None where ``candidate`` works for this process's user, else why not (probed once,
+    in a throwaway child that goes through the same steps a worker will)."""
+    if candidate == NONE:
+        return None
+    key = (os.getpid(), candidate)
+    if key not in _probed:
+        _probed[key] = _probe(candidate)
+    return _probed[key]
+
+
+def _probe(candidate: str) -> str | None:
+    if not sys.platform.startswith("linux"):
+        return f"the {candidate} sandbox needs Linux"
+    box = Box.create()
+    try:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_end)
+            try:
+                spec = box.spec(candidate, identity(probe=True), processes=16, tmp_bytes=1 << 20)
+                if candidate == NAMESPACE:
+                    enter_namespaces(spec, [write_end])
+                else:
+                    enter_landlock(spec)
+                _check_the_view(spec)
+                os._exit(0)
+            except BaseException as error:  # noqa: BLE001 - the reason is the probe's answer
+                os.write(write_end, _reason(error).encode()[:1000])
+                os._exit(1)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as pipe:
+            message = pipe.read().decode(errors="replace")
+        _, status = os.waitpid(pid, 0)
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            return None
+        return message or f"the probe process ended with status {status}"
+    finally:
+        box.remove()
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.errno in (errno.ENOSYS, errno.EOPNOTSUPP) and "landlock" in str(error):
+        return "Landlock is not enabled in this kernel"
+    return str(error) or type(error).__name__
+
+
+def _check_the_view(spec: dict) -> None:
+    """In the probe: the runtime is readable, the folder outside the box is not."""
+    try:
+        with open(sys.executable, "rb") as handle:
+            handle.read(4)
+    except OSError as error:
+        raise OSError(error.errno, f"the sandboxed worker cannot read the Python runtime ({sys.executable}): "
+                      "install Python where other users can read it") from None
+    try:
+        beside = os.listdir(spec["box"])
+    except OSError:
+        return
+    if "root" in beside:
+        raise OSError(errno.EPERM, "the probe could still see the folders beside its own")
+
+
+# --------------------------------------------------------------------------- identity
+
+_uid_counter = 0
+
+
+def identity(probe: bool = False) -> int | None:
+    """The uid a new worker runs as: a fresh one per worker when the grader is root (so a
+    process limit binds and nothing it leaves can touch the next student's), else None
+    (the grader's own uid, inside a user namespace or a Landlock domain of its own)."""
+    global _uid_counter
     if os.geteuid() != 0:
-        return False
-    pid = os.fork()
-    if pid == 0:
-        try:
-            _unshare(_CLONE_NEWNS | _CLONE_NEWNET)
-            _mount("none", "/", None, _MS_REC | _MS_PRIVATE)
-            os.setgroups([])
-            os.setgid(FIRST_UID)
-            os.setuid(FIRST_UID)
-            os._exit(0)
-        except BaseException:  # noqa: BLE001 - any failure means "not available"
-            os._exit(1)
-    _, status = os.waitpid(pid, 0)
-    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        return None
+    _uid_counter += 1
+    slot = UIDS_PER_PROCESS - 1 if probe else _uid_counter % (UIDS_PER_PROCESS - 1)
+    return FIRST_UID + (os.getpid() % (1 << 22)) * UIDS_PER_PROCESS + slot
 
 
-def enter(uid: int, hidden: list[str], processes: int) -> None:
-    """Called in the fresh worker, before the submission is imported: namespaces, hidden
-    folders, then drop to ``uid``. Raises OSError where the kernel refuses."""
-    import resource
+@dataclass
+class Box:
+    """A worker's folder on the grader's side: ``submission/`` (its private copy and working
+    directory) and ``root/`` (where the namespace level builds its filesystem)."""
 
-    _unshare(_CLONE_NEWNS | _CLONE_NEWNET)
-    _mount("none", "/", None, _MS_REC | _MS_PRIVATE)  # nothing mounted here leaks out
-    _expose_runtime(_runtime_paths())
-    for path in hidden:
-        if os.path.isdir(path):
-            _mount("nngrade-hidden", path, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
-                   "size=4k,mode=000")
-    # The per-user count covers threads too; the uid is this worker's alone.
-    resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
-    os.setgroups([])
-    os.setgid(uid)
-    os.setuid(uid)
-    prctl(_PR_SET_NO_NEW_PRIVS, 1)
+    path: Path
+
+    @classmethod
+    def create(cls) -> "Box":
+        path = Path(tempfile.mkdtemp(prefix="nngrade-box-"))
+        (path / "submission").mkdir()
+        (path / "root").mkdir()
+        path.chmod(0o711)  # a worker with a uid of its own must reach its folder, not list the box
+        return cls(path)
+
+    @property
+    def workdir(self) -> Path:
+        return self.path / "submission"
+
+    def hand_to(self, uid: int | None) -> None:
+        """Make the private copy the worker's own: its files, writable by it alone."""
+        if uid is None:
+            return
+        for folder, dirs, files in os.walk(self.workdir):
+            for name in [folder, *(os.path.join(folder, f) for f in dirs + files)]:
+                os.chown(name, uid, uid, follow_symlinks=False)
+
+    def spec(self, chosen: str, uid: int | None, processes: int, tmp_bytes: int, gpu: bool = False) -> dict:
+        """What the worker needs to confine itself (sent to it as JSON)."""
+        return {"level": chosen, "uid": uid, "box": str(self.path), "root": str(self.path / "root"),
+                "workdir": str(self.workdir), "processes": processes, "tmp_bytes": tmp_bytes, "gpu": gpu}
+
+    def remove(self) -> None:
+        def make_writable_and_retry(function, path, _):
+            try:
+                os.chmod(os.path.dirname(path), 0o700)
+                if os.path.isdir(path) and not os.path.islink(path):
+                    os.chmod(path, 0o700)
+                function(path)
+            except OSError:
+                pass
+
+        import shutil
+
+        shutil.rmtree(self.path, onerror=make_writable_and_retry)
 
 
-def _runtime_paths() -> list[str]:
-    import sys
+# --------------------------------------------------------------------------- the allowlist
 
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    paths.update(p for p in sys.path if p and os.path.isdir(p))
-    return sorted(os.path.realpath(p) for p in paths)
+def runtime_paths() -> list[str]:
+    """The Python installation and the grader's own package, outside the OS folders."""
+    import graders
+
+    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+                  os.path.dirname(os.path.abspath(graders.__file__))}
+    prefixes = [os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)]
+    for entry in sys.path:
+        real = os.path.realpath(entry) if entry else ""
+        # Only entries that hold installed packages: the checkout the grader runs from is on
+        # sys.path too, and must stay out of sight.
+        if real and (os.path.basename(real) in ("site-packages", "dist-packages") or real.endswith(".zip")
+                     or any(real == p or real.startswith(p + os.sep) for p in prefixes)):
+            candidates.add(real)
+    for entry in os.environ.get("LD_LIBRARY_PATH", "").split(":"):
+        if entry:
+            candidates.add(entry)
+    real = sorted({os.path.realpath(p) for p in candidates if os.path.exists(p)})
+    outer = [p for p in real if not any(p.startswith(q + os.sep) for q in real if q != p)]
+    return [p for p in outer if not any(p == d or p.startswith(d + os.sep) for d in OS_RUNTIME)]
 
 
-def _expose_runtime(paths: list[str]) -> None:
-    """Keep Python's own files reachable for the worker's user where an ancestor folder
-    is closed to others (pyenv under /root): cover that folder with an empty traversable
-    tmpfs and bind the runtime folders back in. The rest of that folder stays hidden."""
-    import stat
+def gpu_devices() -> list[str]:
+    return sorted(p for p in glob.glob("/dev/nvidia*") + glob.glob("/dev/nvidia-caps/*") if not os.path.isdir(p))
 
-    blocked: dict[str, list[tuple[str, int]]] = {}
-    for path in paths:
-        ancestor = next((a for a in _ancestors(path) if not os.stat(a).st_mode & stat.S_IXOTH), None)
-        if ancestor is not None:
-            blocked.setdefault(ancestor, []).append((path, os.open(path, os.O_PATH)))
-    for ancestor, inside in sorted(blocked.items()):
-        _mount("nngrade-runtime", ancestor, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=64k,mode=755")
-        for path, fd in inside:
-            os.makedirs(path, exist_ok=True)
-            _mount(f"/proc/self/fd/{fd}", path, None, _MS_BIND | _MS_REC)
+
+# --------------------------------------------------------------------------- the worker's side
+
+def confine(spec: dict, keep_fds: list[int]) -> None:
+    """Called in the fresh worker, before anything of the submission runs. At the
+    namespace level this process becomes the namespace's supervisor and never returns;
+    its grandchild (inside the namespaces) returns and goes on to serve."""
+    if spec["level"] == NAMESPACE:
+        enter_namespaces(spec, keep_fds)
+    elif spec["level"] == LANDLOCK:
+        enter_landlock(spec)
+    if spec["level"] != NONE:
+        no_network()
+
+
+def no_network() -> None:
+    """Only AF_UNIX sockets, and no connect(): a Landlock domain does not cover sockets
+    bound in the filesystem, and through the user's D-Bus a process could ask systemd to
+    start another one outside the sandbox. io_uring could open sockets behind seccomp's back."""
+    sc.install_seccomp(sc.seccomp_filter({"io_uring_setup": errno.EPERM, "connect": errno.EPERM},
+                                         socket_families=(socket.AF_UNIX,)))
+
+
+def enter_namespaces(spec: dict, keep_fds: list[int]) -> None:
+    as_root = os.geteuid() == 0
+    uid, gid = os.getuid(), os.getgid()
+    flags = sc.CLONE_NEWNS | sc.CLONE_NEWPID | sc.CLONE_NEWNET | sc.CLONE_NEWIPC | sc.CLONE_NEWUTS
+    sc.unshare(flags if as_root else flags | sc.CLONE_NEWUSER)
+    if not as_root:
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"{INSIDE_UID} {uid} 1")
+        _write("/proc/self/gid_map", f"{INSIDE_UID} {gid} 1")
+    status_read, status_write = os.pipe()
+    init = os.fork()
+    if init:
+        _supervise(init, status_read)
+    os.close(status_read)
+    sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
+    inside_uid = spec["uid"] if as_root else INSIDE_UID
+    _build_root(spec, inside_uid)
+    socket.sethostname("nngrade")
+    if as_root:
+        os.setgroups([])
+        os.setresgid(spec["uid"], spec["uid"], spec["uid"])
+        os.setresuid(spec["uid"], spec["uid"], spec["uid"])  # drops every capability
+    else:
+        sc.drop_capabilities()
+    sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+    # Counted per uid inside this user/PID namespace: this submission's processes alone.
+    resource.setrlimit(resource.RLIMIT_NPROC, (spec["processes"], spec["processes"]))
+    worker = os.fork()
+    if worker:
+        for fd in keep_fds:
             os.close(fd)
+        _reap(worker, status_write)
+    os.close(status_write)
 
 
-def _ancestors(path: str) -> list[str]:
-    parts = path.strip("/").split("/")[:-1]
-    return ["/" + "/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+def _supervise(init: int, status_read: int) -> None:
+    """Outside the namespaces: wait for its init and end the way the worker ended, so the
+    zygote (which reaps this process) can say why a worker died. Never returns."""
+    close_all_but([status_read])
+    chunks = []
+    while chunk := os.read(status_read, 64):
+        chunks.append(chunk)
+    _, status = os.waitpid(init, 0)
+    if chunks:
+        status = int(b"".join(chunks))
+    if os.WIFSIGNALED(status):
+        signum = os.WTERMSIG(status)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        signal.signal(signum, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signum])
+        os.kill(os.getpid(), signum)
+        os._exit(128 + signum)
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
 
+
+def _reap(worker: int, status_write: int) -> None:
+    """PID 1 of the namespace: reap orphans until the worker ends, report its status, exit
+    (which makes the kernel kill everything else in the namespace). Never returns."""
+    sc.prctl(4, 0)  # PR_SET_DUMPABLE: the submission (same uid) may not ptrace its init
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(0)
+        except InterruptedError:
+            continue
+        if pid == worker:
+            os.write(status_write, str(status).encode())
+            os._exit(0)
+
+
+def _build_root(spec: dict, inside_uid: int) -> None:
+    """Mount the allowlist as a new root and pivot into it (the old root is detached)."""
+    root = spec["root"]
+    sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)  # nothing mounted here leaks out
+    sc.mount("nngrade-root", root, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "size=1m,mode=755")
+    scratch = f"size={spec['tmp_bytes']},mode=1777"
+    for private in ("/tmp", "/var/tmp", "/dev"):
+        os.makedirs(root + private, exist_ok=True)
+    sc.mount("nngrade-tmp", root + "/tmp", "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, scratch)
+    sc.mount("nngrade-tmp", root + "/var/tmp", "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, scratch)
+    sc.mount("nngrade-dev", root + "/dev", "tmpfs", sc.MS_NOSUID | sc.MS_NOEXEC, "size=64k,mode=755")
+    os.makedirs(root + "/dev/shm")
+    sc.mount("nngrade-shm", root + "/dev/shm", "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, scratch)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{root}/dev/{name}")
+    for name in DEVICES:
+        _bind(f"/dev/{name}", root + f"/dev/{name}", writable=True, device=True)
+    if spec.get("gpu"):
+        for path in gpu_devices():
+            _bind(path, root + path, writable=True, device=True)
+        if os.path.isdir("/sys"):
+            _bind("/sys", root + "/sys")
+    for path in OS_RUNTIME:
+        if os.path.islink(path):
+            os.symlink(os.readlink(path), root + path)
+        elif os.path.isdir(path):
+            _bind(path, root + path)
+    for path in runtime_paths():
+        _bind(path, root + path)
+    os.makedirs(root + "/etc", exist_ok=True)
+    for name in ETC_FILES:
+        path = f"/etc/{name}"
+        if os.path.islink(path):
+            os.symlink(os.readlink(path), root + path)
+        elif os.path.exists(path):
+            _bind(path, root + path)
+    _write_identity_files(root, inside_uid, spec["workdir"])
+    os.makedirs(root + "/proc")
+    sc.mount("proc", root + "/proc", "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+    _bind(spec["workdir"], root + spec["workdir"], writable=True)
+    sc.set_mount_attributes(root, sc.MOUNT_ATTR_RDONLY, recursive=False)
+    os.chdir(root)
+    sc.pivot_root(".", ".")  # the old root ends up stacked under the new one...
+    sc.umount(".", sc.MNT_DETACH)  # ...and is detached here
+    os.chdir("/")
+
+
+def _write_identity_files(root: str, uid: int, home: str) -> None:
+    with open(root + "/etc/passwd", "w") as passwd:
+        passwd.write(f"root:x:0:0::/:/usr/sbin/nologin\nstudent:x:{uid}:{uid}::{home}:/usr/sbin/nologin\n"
+                     "nobody:x:65534:65534::/:/usr/sbin/nologin\n")
+    with open(root + "/etc/group", "w") as group:
+        group.write(f"root:x:0:\nstudent:x:{uid}:\nnogroup:x:65534:\n")
+
+
+def _bind(source: str, target: str, writable: bool = False, device: bool = False) -> None:
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+    sc.mount(source, target, None, sc.MS_BIND | sc.MS_REC)
+    attributes = sc.MOUNT_ATTR_NOSUID | (sc.MOUNT_ATTR_NOEXEC if device else sc.MOUNT_ATTR_NODEV)
+    sc.set_mount_attributes(target, attributes | (0 if writable else sc.MOUNT_ATTR_RDONLY))
+
+
+def enter_landlock(spec: dict) -> None:
+    abi = sc.landlock_abi()
+    if abi < 1:
+        raise OSError(errno.EOPNOTSUPP, "landlock is not enabled in this kernel")
+    # Rules are made before the uid changes: they hold open handles, and a fresh uid may not
+    # reach a runtime under a private folder (which the probe then reports plainly).
+    ruleset = sc.LandlockRuleset(abi)
+    for path in [*OS_RUNTIME, *runtime_paths(), *(f"/etc/{name}" for name in ETC_FILES)]:
+        if os.path.exists(path):
+            ruleset.allow(path, sc.LANDLOCK_READ)
+    device_rights = sc.LANDLOCK_FILE_RIGHTS & ~1  # read, write, truncate, ioctl; not execute
+    for path in [*(f"/dev/{name}" for name in DEVICES), *(gpu_devices() if spec.get("gpu") else [])]:
+        if os.path.exists(path):
+            ruleset.allow(path, device_rights)
+    ruleset.allow(spec["workdir"], ruleset.handled)
+    if spec["uid"] is not None:
+        os.setgroups([])
+        os.setresgid(spec["uid"], spec["uid"], spec["uid"])
+        os.setresuid(spec["uid"], spec["uid"], spec["uid"])
+        allowed = spec["processes"]
+    else:
+        # The limit counts every task of the grader's uid: leave room for those already running.
+        allowed = _tasks_of(os.getuid()) + spec["processes"]
+    resource.setrlimit(resource.RLIMIT_NPROC, (allowed, allowed))
+    sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+    ruleset.enforce()
+
+
+def _tasks_of(uid: int) -> int:
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry}/task"))
+            except OSError:
+                pass
+    return count
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as handle:
+        handle.write(text)
+
+
+def close_all_but(keep: list[int]) -> None:
+    low = 3
+    for fd in sorted(keep):
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 65536)
+
+
+# --------------------------------------------------------------------------- the zygote's side
 
 def die_with_parent() -> None:
-    import signal
-
-    prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def adopt_orphans() -> None:
     """Make this process the reaper of every descendant whose parent dies (daemons)."""
-    prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
 
 
-def prctl(option: int, value: int) -> None:
-    if _libc().prctl(option, ctypes.c_ulong(value), 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
+def kill_descendants(deadline_seconds: float = 2.0) -> int:
+    """Stop, then kill, every process below this one (a subreaper: orphans come back to
+    it), round after round until none is left: a stopped process cannot fork, so a fork
+    chain cannot stay ahead. Returns how many were signalled."""
+    import time
+
+    me, killed, deadline = os.getpid(), 0, time.monotonic() + deadline_seconds
+    while time.monotonic() < deadline:
+        below = _descendants(me)
+        if not below:
+            break
+        for signum in (signal.SIGSTOP, signal.SIGKILL):
+            for pid in below:
+                try:
+                    os.kill(pid, signum)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        killed += len(below)
+        time.sleep(0.005)
+    return killed
 
 
-def _unshare(flags: int) -> None:
-    if _libc().unshare(flags) != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"unshare failed: {os.strerror(errno)}")
-
-
-def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    result = _libc().mount(source.encode(), target.encode(), fstype.encode() if fstype else None,
-                           ctypes.c_ulong(flags), data.encode() if data else None)
-    if result != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"mount on {target} failed: {os.strerror(errno)}")
-
-
-_LIBC = None
-
-
-def _libc():
-    global _LIBC
-    if _LIBC is None:
-        _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    return _LIBC
+def _descendants(ancestor: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":
+                children.setdefault(int(fields[1]), []).append(int(entry))
+    found, frontier = [], [ancestor]
+    while frontier:
+        below = children.get(frontier.pop(), [])
+        found += below
+        frontier += below
+    return found

@@ -14,11 +14,14 @@ the question's topic), so results.json, feedback.md and grades.csv work unchange
 
 Scoring: true/false and numeric questions are all or nothing (numeric within the key's
 tolerance, ``|x - answer| <= max(abs, rel * |answer|)``). A multi-select question gives
-``max(0, (right picks - wrong picks) / number of correct options)`` of its points.
+``max(0, right picks / correct options - wrong picks / incorrect options)`` of its points,
+so ticking every option scores 0.
 """
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import re
 import subprocess
 import sys
@@ -36,6 +39,7 @@ from graders.engine import Diagnosis, SubmissionResult, TestResult
 ISOLATION = "not needed: answers.toml is parsed as data and no student code runs"
 TYPE_WORDS = {"true_false": "true/false", "multi": "choose every correct option", "numeric": "numeric"}
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # a TOML bare key, so the student writes q01 = ...
+_DECIMALS_ASKED = re.compile(r"\((\d+) decimals?\)")  # "(4 decimals)" in a numeric prompt
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,10 @@ class KeyEntry:
     abs: float = 0.0
     rel: float = 0.0
     fixed: str = ""  # why this question differs from its seed item
+
+    @property
+    def tolerance(self) -> float:
+        return max(self.abs, self.rel * abs(self.answer))
 
 
 @dataclass(frozen=True)
@@ -239,6 +247,9 @@ def _key_entry(question: Question, entry, context: str) -> KeyEntry:
                                 for p in picks) or len(set(picks)) != len(picks):
             raise ManifestError(f"{context}: a multi answer is a non-empty list of distinct option "
                                 f"numbers from 1 to {len(question.options)}")
+        if len(picks) == len(question.options):
+            raise ManifestError(f"{context}: a multi question needs at least one wrong option; "
+                                "with every option right, ticking them all without reading earns full marks")
         return KeyEntry(tuple(sorted(picks)), fixed=fixed)
     tolerances = [entry.get("abs", 0.0), entry.get("rel", 0.0)]
     if not isinstance(answer, (int, float)) or isinstance(answer, bool) or not all(
@@ -258,16 +269,29 @@ def score(question: Question, entry: KeyEntry, answer) -> float:
     if question.type == "true_false":
         return 1.0 if answer == entry.answer else 0.0
     if question.type == "multi":
+        # Right picks share the points among the correct options and wrong picks share the
+        # same points among the incorrect ones, so ticking every option earns exactly 0.
         correct, picked = set(entry.answer), set(answer)
+        incorrect = len(question.options) - len(correct)
         right, wrong = len(picked & correct), len(picked - correct)
-        return max(0.0, (right - wrong) / len(correct))
+        return max(0.0, right / len(correct) - (wrong / incorrect if incorrect else 0.0))
     return 1.0 if within(answer, entry) else 0.0
 
 
+def decimals_asked(question: Question) -> int:
+    """The decimals a numeric prompt asks for, "(4 decimals)"; one that names none wants a whole number."""
+    match = _DECIMALS_ASKED.search(question.prompt)
+    return int(match.group(1)) if match else 0
+
+
+def promised_tolerance(question: Question) -> float:
+    """The handout's rule: half a unit in the last decimal the question asks for."""
+    return 0.5 * 10.0 ** -decimals_asked(question)
+
+
 def within(value: float, entry: KeyEntry) -> bool:
-    tolerance = max(entry.abs, entry.rel * abs(entry.answer))
     # The bounds are inclusive; the slack absorbs float rounding of answer +- tolerance.
-    return abs(value - entry.answer) <= tolerance * (1 + 1e-9) + 1e-12
+    return abs(value - entry.answer) <= entry.tolerance * (1 + 1e-9) + 1e-12
 
 
 def grade(quiz: Quiz, submission: Path, student: str) -> SubmissionResult:
@@ -435,7 +459,8 @@ def _workflow(quiz: Quiz) -> str:
 def validate(quiz: Quiz, report=print) -> list:
     """Prove a quiz sound: the key scores full marks, the blank template zero, every known
     mistake loses points and names its concept, partial credit and tolerances work as
-    documented, malformed answers give a clear error, and the template's check agrees."""
+    documented, every numeric question keeps the handout's rounding promise, malformed
+    answers give a clear error, and the template's check agrees."""
     from graders import render
     from graders.validate import Check
 
@@ -487,6 +512,9 @@ def validate(quiz: Quiz, report=print) -> list:
         for subject, ok, detail in _arithmetic_checks(quiz, solution, graded):
             record(subject, ok, detail)
 
+        for subject, ok, detail in _numeric_checks(quiz, mistakes, graded):
+            record(subject, ok, detail)
+
         for label, text, fragment in _malformed_cases(quiz):
             result = graded(f"malformed-{label.replace(' ', '-')}", text)
             record(f"malformed: {label}", result.status == "not_loaded" and result.score == 0
@@ -513,7 +541,8 @@ def _arithmetic_checks(quiz: Quiz, solution: dict, graded) -> list[tuple[str, bo
         correct = quiz.key[multi.id].answer
         wrong = [o for o in range(1, len(multi.options) + 1) if o not in correct]
         cases = [("partial credit: one right pick", [correct[0]], multi.points / len(correct)),
-                 ("partial credit: right + wrong pick", [correct[0], correct[1], wrong[0]], multi.points / len(correct)),
+                 ("partial credit: all right + one wrong", [*correct, wrong[0]], multi.points - multi.points / len(wrong)),
+                 ("partial credit: tick everything", [*correct, *wrong], 0.0),
                  ("partial credit: floor at 0", [correct[0], *wrong], 0.0)]
         for subject, picks, expected in cases:
             result = graded(subject.split(": ")[1].replace(" ", "-"),
@@ -524,13 +553,64 @@ def _arithmetic_checks(quiz: Quiz, solution: dict, graded) -> list[tuple[str, bo
     numeric = next((q for q in quiz.questions.values() if q.type == "numeric"), None)
     if numeric is not None:
         entry = quiz.key[numeric.id]
-        tolerance = max(entry.abs, entry.rel * abs(entry.answer))
-        for subject, value, expected in (("tolerance: inside", entry.answer + 0.9 * tolerance, numeric.points),
-                                         ("tolerance: outside", entry.answer - 1.5 * tolerance, 0.0)):
+        for subject, value, expected in (("tolerance: inside", entry.answer + 0.9 * entry.tolerance, numeric.points),
+                                         ("tolerance: outside", entry.answer - 1.5 * entry.tolerance, 0.0)):
             result = graded(subject.replace(": ", "-"), answers_text(quiz, {**solution, numeric.id: value}))
             test = next(t for t in result.tests if t.name == numeric.id)
             checks.append((subject, test.points == expected, f"{numeric.id} = {value:.6g} -> {test.points:g}"))
     return checks
+
+
+def _numeric_checks(quiz: Quiz, mistakes: list[Mistake], graded) -> list[tuple[str, bool, str]]:
+    """Every numeric question against the handout's promise, graded end to end: its tolerance
+    is half a unit in the last decimal it asks for, the key rounded that far earns full marks,
+    and every catalogued wrong answer, as written and rounded that far, earns nothing."""
+    labels = itertools.count()
+
+    def points(question: Question, value: float) -> float:
+        result = graded(f"numeric-{question.id}-{next(labels)}", answers_text(quiz, {question.id: value}))
+        return next(t.points for t in result.tests if t.name == question.id)
+
+    checks = []
+    wrong_answers = _numeric_wrong_answers(quiz, mistakes)
+    for question in (q for q in quiz.questions.values() if q.type == "numeric"):
+        decimals = decimals_asked(question)
+        rounded = round(quiz.key[question.id].answer, decimals)
+        # A student rounds as asked, so a wrong answer counts in its rounded form too.
+        wrong = [(value, mistake) for written, mistake in wrong_answers.get(question.id, [])
+                 for value in dict.fromkeys((written, round(written, decimals)))]
+        problems = _numeric_problems(question, quiz.key[question.id], rounded, wrong, points)
+        asked = f"{decimals} decimal{'s' if decimals != 1 else ''}" if decimals else "whole number"
+        fine = f"{rounded:g} right" + (f"; {', '.join(f'{value:g}' for value, _ in wrong)} wrong" if wrong else "")
+        checks.append((f"numeric {question.id} ({asked}, ±{promised_tolerance(question):g})", not problems,
+                       "; ".join(problems) or fine))
+    return checks
+
+
+def _numeric_wrong_answers(quiz: Quiz, mistakes: list[Mistake]) -> dict[str, list[tuple[float, str]]]:
+    """Question id -> (catalogued wrong answer, the mistake's id), for numeric questions."""
+    found: dict[str, list[tuple[float, str]]] = {}
+    for mistake in mistakes:
+        for qid, value in mistake.answers.items():
+            if quiz.questions[qid].type == "numeric":
+                found.setdefault(qid, []).append((quiz_format.parse_value(value, "numeric")[0], mistake.id))
+    return found
+
+
+def _numeric_problems(question: Question, entry: KeyEntry, rounded: float, wrong: list, points) -> list[str]:
+    """How a numeric question breaks the handout's promise (empty: it keeps it)."""
+    problems = []
+    if decimals_asked(question) == 0 and entry.answer != rounded:
+        problems.append(f"the prompt asks for no decimals, so a whole number, but the answer is {entry.answer:g}")
+    promised = promised_tolerance(question)
+    if not math.isclose(entry.tolerance, promised, rel_tol=1e-9):
+        problems.append(f"the tolerance is {entry.tolerance:g}, not the promised {promised:g}")
+    if points(question, rounded) < question.points:
+        problems.append(f"the answer rounded as asked, {rounded:g}, loses points")
+    passing = [f"{value:g} ({mistake})" for value, mistake in wrong if points(question, value) > 0]
+    if passing:
+        problems.append("catalogued wrong answers earn points: " + ", ".join(passing))
+    return problems
 
 
 def _malformed_cases(quiz: Quiz) -> list[tuple[str, str, str]]:
@@ -548,6 +628,9 @@ def _malformed_cases(quiz: Quiz) -> list[tuple[str, str, str]]:
     if "numeric" in by_type:
         q = by_type["numeric"]
         cases.append(("not a number", answers_text(quiz, {q.id: "about a half"}), q.id))
+    # Files that once crashed the TOML reader or int(): each must be a plain not_loaded.
+    cases.append(("nested too deeply", f"{first} = " + "[" * 3000 + "]" * 3000 + "\n", "too deeply"))
+    cases.append(("a 5000-digit number", f"{first} = " + "9" * 5000 + "\n", "thousands of digits"))
     cases.append(("missing file", None, "no answers.toml"))  # None: no file at all
     return cases
 

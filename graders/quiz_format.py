@@ -27,10 +27,16 @@ except ModuleNotFoundError:  # Python < 3.11
 
 FILENAME = "answers.toml"
 SIZE_LIMIT = 64 * 1024  # bytes; a real answers file is a few KB
+PROBLEMS_SHOWN = 20  # a file of thousands of bad lines gets a readable list, not a wall of text
 TYPES = ("true_false", "multi", "numeric")
 _TRUE = {"true", "t", "yes", "y"}
 _FALSE = {"false", "f", "no", "n"}
 _SEPARATORS = re.compile(r"[\s,;]+")
+# ASCII digits only: "²" and "٣" pass str.isdigit(), and int() rejects the first; nine
+# digits at most, so no option number reaches Python's limit on converting long integers.
+_OPTION_NUMBER = re.compile(r"[0-9]{1,9}")
+# A top-level `key =` line: a bare key or a quoted one without escapes.
+_ASSIGNMENT = re.compile(r"""^\s*([A-Za-z0-9_-]+|"[^"\\]*"|'[^']*')\s*=""")
 
 
 def read(path, questions: dict) -> tuple[dict, list[str]]:
@@ -50,7 +56,7 @@ def read(path, questions: dict) -> tuple[dict, list[str]]:
     if len(data) > SIZE_LIMIT:
         return {}, [f"{path.name} is larger than {SIZE_LIMIT // 1024} KB; it should hold one short line per question"]
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # Windows editors may start the file with a byte-order mark
     except UnicodeDecodeError as error:
         return {}, [f"{path.name} is not UTF-8 text (byte {error.start} cannot be decoded)"]
     return parse(text, questions)
@@ -58,20 +64,18 @@ def read(path, questions: dict) -> tuple[dict, list[str]]:
 
 def parse(text: str, questions: dict) -> tuple[dict, list[str]]:
     """Like ``read``, for the file's text."""
-    try:
-        table = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        return {}, [f"{FILENAME} is not valid TOML: {error}. Each line should look like "
-                    'q07 = true, q08 = "2,3" or q09 = 0.25']
+    table, problem = _load_toml(text)
+    if problem:
+        return {}, [problem]
     answers = {qid: None for qid in questions}
     problems = []
     ids = list(questions)
+    lines = _assignment_lines(text)
     for key, value in table.items():
-        line = _line_of(text, key)
-        where = f"line {line}: " if line else ""
+        where = f"line {lines[key]}: " if key in lines else ""
         if key not in questions:
             known = f"{ids[0]} to {ids[-1]}" if ids else "none"
-            problems.append(f"{where}{key!r} is not a question id (the ids are {known})")
+            problems.append(f"{where}{_shown(key)} is not a question id (the ids are {known})")
             continue
         kind, options = questions[key]
         answer, problem = parse_value(value, kind, options)
@@ -79,7 +83,26 @@ def parse(text: str, questions: dict) -> tuple[dict, list[str]]:
             problems.append(f"{where}{key}: {problem}")
         else:
             answers[key] = answer
-    return answers, problems
+    return answers, _shortened(problems)
+
+
+def _load_toml(text: str) -> tuple[dict, str | None]:
+    """``(table, None)``, or ``({}, why)`` for text no TOML reader can turn into answers."""
+    hint = "Each line should look like q07 = true, q08 = \"2,3\" or q09 = 0.25"
+    try:
+        return tomllib.loads(text), None
+    except tomllib.TOMLDecodeError as error:
+        return {}, f"{FILENAME} is not valid TOML: {error}. {hint}"
+    except RecursionError:  # brackets or braces nested thousands deep
+        return {}, f"{FILENAME} nests lists or tables too deeply to be read. {hint}"
+    except ValueError:  # an integer longer than Python converts (about 4300 digits)
+        return {}, f"{FILENAME} holds a number with thousands of digits, too long to be read. {hint}"
+
+
+def _shortened(problems: list[str]) -> list[str]:
+    if len(problems) <= PROBLEMS_SHOWN:
+        return problems
+    return problems[:PROBLEMS_SHOWN] + [f"... and {len(problems) - PROBLEMS_SHOWN} more problems like these"]
 
 
 def parse_value(value, kind: str, options: int = 0):
@@ -95,7 +118,7 @@ def parse_value(value, kind: str, options: int = 0):
     if kind == "multi":
         if isinstance(value, str):
             tokens = [t for t in _SEPARATORS.split(value.strip()) if t]
-            if not all(t.isdigit() for t in tokens):
+            if not all(_OPTION_NUMBER.fullmatch(t) for t in tokens):
                 return None, f'write the numbers of the options you pick, like "2,3,5", not {_shown(value)}'
             picks = [int(t) for t in tokens]
         elif isinstance(value, int) and not isinstance(value, bool):
@@ -106,13 +129,16 @@ def parse_value(value, kind: str, options: int = 0):
             return None, f'write the numbers of the options you pick, like "2,3,5", not {_shown(value)}'
         outside = sorted({p for p in picks if not 1 <= p <= options})
         if outside:
-            return None, (f"option {', '.join(map(str, outside))} does not exist "
+            return None, (f"option {', '.join(_shown(p) for p in outside[:5])} does not exist "
                           f"(this question has options 1 to {options})")
         return tuple(sorted(set(picks))), None
     if kind == "numeric":
         number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            number = float(value)
+            try:
+                number = float(value)
+            except OverflowError:  # an integer of hundreds of digits
+                number = math.inf
         elif isinstance(value, str):
             try:
                 number = float(value.strip())
@@ -126,13 +152,18 @@ def parse_value(value, kind: str, options: int = 0):
     raise ValueError(f"unknown question type {kind!r}; the types are {', '.join(TYPES)}")
 
 
-def _line_of(text: str, key: str) -> int | None:
-    """The line on which ``key`` is assigned at the top level, if it can be found."""
-    pattern = re.compile(rf"""^\s*(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*=""")
+def _assignment_lines(text: str) -> dict[str, int]:
+    """The line on which each key is first assigned at the top level, where it can be found.
+
+    One pass over the file: a search per key would take seconds on a file of thousands
+    of keys."""
+    lines: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
-        if pattern.match(line):
-            return number
-    return None
+        match = _ASSIGNMENT.match(line)
+        if match:
+            key = match.group(1)
+            lines.setdefault(key[1:-1] if key[0] in "\"'" else key, number)
+    return lines
 
 
 def _shown(value) -> str:

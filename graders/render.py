@@ -16,7 +16,8 @@ from graders.engine import SubmissionResult, TestResult
 # follows: the score as a percentage and the student's identifier there (the roster's, else
 # the folder name).
 CSV_COLUMNS = ("student", "assignment", "score", "max_score", "status", "tests_passed",
-               "tests_failed", "tests_not_run", "limits_hit", "percent", "identifier", "flagged")
+               "tests_failed", "tests_not_run", "limits_hit", "percent", "identifier", "isolation",
+               "flagged")
 OUTPUT_SHOWN = 4000
 
 
@@ -65,6 +66,7 @@ def results_json(result: SubmissionResult) -> dict:
             "grader_version": result.grader_version, "limits_hit": result.limits_hit,
             "diagnoses": sorted({d.id for t in result.tests for d in t.diagnoses}),
             "explanations": dict(sorted(explanations.items())), "reveal": result.reveal,
+            "notes": result.notes,
             "flagged": result.flagged, "evidence": [e.to_dict() for e in result.evidence],
         }},
     }
@@ -75,6 +77,8 @@ def feedback_markdown(result: SubmissionResult, title: str = "") -> str:
              f"**Score: {_number(result.score)} / {_number(result.max_score)}**", ""]
     if result.status == "not_loaded":
         lines += ["Your submission could not be loaded, so no test could run:", "", "```", result.message, "```", ""]
+    for note in result.notes:
+        lines += [f"Note: {note}.", ""]
     lines += ["| test | device | points | result |", "| --- | --- | --- | --- |"]
     for test in result.tests:
         cell = _test_title(test).replace("|", "\\|")  # a "|" (as in |x|) would end the cell
@@ -130,7 +134,7 @@ def csv_row(result: SubmissionResult) -> dict:
             "max_score": _number(result.max_score), "status": result.status,
             "tests_passed": counts["passed"], "tests_failed": counts["failed"],
             "tests_not_run": counts["not_run"], "limits_hit": ";".join(result.limits_hit),
-            "flagged": "yes" if result.flagged else "no"}
+            "isolation": result.isolation, "flagged": "yes" if result.flagged else "no"}
 
 
 def write_student(result: SubmissionResult, folder: Path, title: str = "", extra: dict | None = None) -> None:
@@ -251,6 +255,8 @@ def _summary_line(result: SubmissionResult) -> str:
     not_run = len(result.tests) - ran
     if not_run:
         text += f" {not_run} GPU test(s) not run (no GPU)."
+    for note in result.notes:
+        text += f" {note}."
     return text
 
 

@@ -37,6 +37,7 @@ class Submission:
     limits: list[str]
     records: list[render.Record]
     diagnoses: set[str] = field(default_factory=set)
+    isolation: str = ""
     evidence: list[tamper.Evidence] = field(default_factory=list)  # possible tampering
 
 
@@ -88,6 +89,7 @@ def load(folder: Path) -> Summary:
                 limits=[str(x) for x in block.get("limits_hit", [])],
                 records=records,
                 diagnoses={d for r in records for d in r.diagnoses} | {str(d) for d in block.get("diagnoses", [])},
+                isolation=str(block.get("isolation", "")),
                 evidence=_evidence(block.get("evidence", []))))
             summary.explanations.update({str(k): str(v) for k, v in block.get("explanations", {}).items()})
         except (ValueError, TypeError, AttributeError):
@@ -237,6 +239,13 @@ def render_html(summary: Summary, title: str = "") -> str:
             ("not loaded", sum(s.status == "not_loaded" for s in subs)),
             ("hit a limit", sum(bool(s.limits) for s in subs)),
             ("flagged", sum(bool(s.evidence) for s in subs))]) + "</tr></table>")
+    levels = Counter(s.isolation for s in subs if s.isolation)
+    if levels:
+        unprotected = levels.get("none", 0)
+        parts.append("<p class=\"meta\">Sandbox: " + e(", ".join(f"{level} ({count})" for level, count in
+                                                               levels.most_common())) +
+                     (f" <b class=\"low\">{unprotected} graded with no sandbox (--isolation none)</b>"
+                      if unprotected else "") + "</p>")
     if summary.unreadable:
         parts.append(f"<p class=\"meta\">Unreadable results.json (skipped): {e(', '.join(summary.unreadable))}</p>")
 

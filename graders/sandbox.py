@@ -4,21 +4,18 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from graders import isolation, protocol
+from graders import isolation, protocol, submission
 from graders.hidden import mutation_failure
-
-MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
+from graders.submission import SubmissionNotLoaded  # noqa: F401 - raised from here too
 
 
 @dataclass(frozen=True)
@@ -28,7 +25,7 @@ class Limits:
     memory_mb: int = 2048
     output_kb: int = 64
     file_mb: int = 64
-    processes: int = 64  # processes and threads (namespace level only: rlimits exempt root)
+    processes: int = 64  # processes and threads, at every sandboxed level
 
     @property
     def cpu_seconds(self) -> int:
@@ -42,10 +39,6 @@ class WorkerFailure(Exception):
         super().__init__(message)
         self.message = message
         self.limit = limit  # which limit was hit, if one was
-
-
-class SubmissionNotLoaded(Exception):
-    """The submission's module could not be imported."""
 
 
 # --------------------------------------------------------------------------- zygote
@@ -137,21 +130,21 @@ class Worker:
 
     evidence: tuple = ()  # possible tampering the worker reported, as plain dicts, in order
 
-    def __init__(self, submission_dir: Path, module: str, limits: Limits, hidden=()):
-        """``hidden``: folders the worker must not see (at the namespace level), besides
-        which it could otherwise read anything the grader's user can."""
+    def __init__(self, submission_dir: Path, module: str, limits: Limits, gpu: bool = False):
+        """``gpu``: whether the worker may use CUDA (its device nodes are then visible)."""
         self.limits = limits
         self.module = module
         self.isolation = isolation.level()
-        self._hidden = [str(Path(p).resolve()) for p in hidden]
+        self.gpu = gpu
         self.output = _OutputCollector(limits.output_kb * 1024)
         self._zygote = shared_zygote()
-        self._workdir = Path(tempfile.mkdtemp(prefix="nngrade-worker-"))
+        self._box = isolation.Box.create()
         self._pid = None
         self._sock = None
         self.load_error: dict | None = None
         try:
-            _copy_submission(submission_dir, self._workdir)
+            self.selection = submission.select(submission_dir)
+            submission.copy(self.selection, self._box.workdir)
             self._start()
         except BaseException:
             self.close()
@@ -160,14 +153,12 @@ class Worker:
     def _start(self) -> None:
         ours, theirs = socket.socketpair()
         read_end, write_end = os.pipe()
-        uid = isolation.worker_uid()
-        if self.isolation == isolation.NAMESPACE:
-            _hand_over(self._workdir, uid)
-        request = {"module": self.module, "workdir": str(self._workdir), "limits": {
+        uid = isolation.identity() if self.isolation != isolation.NONE else None
+        self._box.hand_to(uid)
+        spec = self._box.spec(self.isolation, uid, self.limits.processes, self.limits.file_mb << 20, self.gpu)
+        request = {"module": self.module, "workdir": spec["workdir"], "isolation": spec, "limits": {
             "cpu_seconds": self.limits.cpu_seconds, "file_bytes": self.limits.file_mb << 20,
-            "memory_bytes": self.limits.memory_mb << 20, "processes": self.limits.processes},
-            "isolation": {"level": self.isolation, "uid": uid,
-                          "hidden": _hideable(self._hidden, self._workdir)}}
+            "memory_bytes": self.limits.memory_mb << 20}}
         try:
             self._pid = self._zygote.spawn(request, theirs.fileno(), write_end)
         finally:
@@ -217,10 +208,15 @@ class Worker:
         return reply
 
     def _failure(self, during: str, cause=None) -> WorkerFailure:
-        self.kill()
-        status = self._zygote.exit_status(self._pid) if self._pid else None
         if isinstance(cause, protocol.ProtocolError):
+            self.kill()
             return WorkerFailure(f"the worker broke the result protocol while {during}: {cause}")
+        # The worker hung up: it is ending. Its exit status travels out through its
+        # namespace's init and supervisor, so let that finish before killing what is left.
+        status = self._zygote.exit_status(self._pid, wait=1.0) if self._pid else None
+        self.kill()
+        if status is None and self._pid:
+            status = self._zygote.exit_status(self._pid)
         return _describe_exit(status, during, self.limits)
 
     def kill(self) -> None:
@@ -237,7 +233,7 @@ class Worker:
         self.kill()
         self._zygote.kill_leftovers()  # daemons and setsid() escapees, adopted by the zygote
         self.output.stop()
-        shutil.rmtree(self._workdir, ignore_errors=True)
+        self._box.remove()
 
     def __enter__(self):
         return self
@@ -291,36 +287,6 @@ def _describe_exit(status: int | None, during: str, limits: Limits) -> WorkerFai
                              limit="file_mb")
     name = signal.Signals(signum).name if signum in signal.Signals._value2member_map_ else str(signum)
     return WorkerFailure(f"the process was killed by {name} while {during}")
-
-
-def _hand_over(workdir: Path, uid: int) -> None:
-    """Give the private copy to the worker's own user, readable by it alone."""
-    for folder, dirs, files in os.walk(workdir):
-        for name in [folder, *(os.path.join(folder, f) for f in dirs + files)]:
-            os.chown(name, uid, uid, follow_symlinks=False)
-
-
-def _hideable(paths: list[str], workdir: Path) -> list[str]:
-    """Hidden folders, less any that would hide the worker's own copy or the runtime."""
-    keep = [str(workdir.resolve()), sys.prefix, sys.base_prefix, str(Path(__file__).resolve().parent)]
-    return sorted({p for p in paths if p != "/" and not any(k == p or k.startswith(p + os.sep) for k in keep)})
-
-
-def _copy_submission(source: Path, target: Path) -> None:
-    """Copy regular files only (no links out of the folder), within a size cap."""
-    total = 0
-    for path in sorted(source.rglob("*")):
-        relative = path.relative_to(source)
-        if path.is_symlink() or any(part.startswith(".git") for part in relative.parts):
-            continue
-        if path.is_dir():
-            (target / relative).mkdir(parents=True, exist_ok=True)
-        elif path.is_file():
-            total += path.stat().st_size
-            if total > MAX_SUBMISSION_BYTES:
-                raise SubmissionNotLoaded(f"the submission is larger than {MAX_SUBMISSION_BYTES >> 20} MiB")
-            (target / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target / relative)
 
 
 class _OutputCollector:

@@ -166,11 +166,13 @@ def submission_source(folder: Path, module: str) -> str:
     """The student's module and the other Python files beside it (tests and the template's
     own test plugin left out), as one text; files are read as bytes and decoded leniently."""
     parts = []
+    if folder.is_symlink() or not folder.is_dir():
+        return ""  # grading refuses such a folder; never read through a link here either
     main = folder / f"{module}.py"
     others = sorted(p for p in folder.rglob("*.py") if p != main and "tests" not in p.relative_to(folder).parts
-                    and p.name != "conftest.py" and not p.is_symlink())
+                    and p.name != "conftest.py" and not p.is_symlink())[:200]
     total = 0
-    for path in ([main] if main.is_file() else []) + others:
+    for path in ([main] if main.is_file() and not main.is_symlink() else []) + others:
         data = path.read_bytes()[:MAX_SOURCE_BYTES - total]
         total += len(data)
         parts.append(data.decode("utf-8", "replace"))

@@ -28,7 +28,7 @@ def run(control_fd: int, output_fd: int, request: dict) -> None:
     import socket
 
     try:
-        _confine(output_fd, request)
+        _confine(control_fd, output_fd, request)
     except BaseException:  # noqa: BLE001 - never run a submission less confined than promised
         traceback.print_exc()
         os._exit(70)
@@ -39,34 +39,39 @@ def run(control_fd: int, output_fd: int, request: dict) -> None:
         os._exit(0)
 
 
-def _confine(output_fd: int, request: dict) -> None:
+def _confine(control_fd: int, output_fd: int, request: dict) -> None:
     os.setsid()  # its own process group, so the trusted side kills everything it spawns
     for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
         signal.signal(signum, signal.SIG_DFL)
+    isolation.die_with_parent()
     os.dup2(output_fd, 1)
     os.dup2(output_fd, 2)
     os.close(output_fd)
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    # Nothing the zygote holds open may reach the sandbox: a folder handle would be a way
+    # out of the namespace's filesystem.
+    isolation.close_all_but([control_fd])
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
     sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+    limits = request["limits"]
+    data_base = _data_size()  # read now: the sandbox may hide /proc
 
-    workdir = request["workdir"]
-    if request["isolation"]["level"] == isolation.NAMESPACE:
-        isolation.enter(request["isolation"]["uid"], request["isolation"]["hidden"],
-                        request["limits"]["processes"])
-    isolation.die_with_parent()
+    spec = request["isolation"]
+    isolation.confine(spec, keep_fds=[control_fd])  # at the namespace level, returns inside it
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    workdir = spec["workdir"]
     os.chdir(workdir)
     os.environ.clear()
     os.environ.update({"HOME": workdir, "TMPDIR": workdir, "PATH": "/usr/bin:/bin",
                        "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"})
 
-    limits = request["limits"]
     _limit(resource.RLIMIT_CPU, limits["cpu_seconds"])
     _limit(resource.RLIMIT_FSIZE, limits["file_bytes"])
     _limit(resource.RLIMIT_CORE, 0)
     if limits.get("memory_bytes"):
-        # The zygote's address space is already large (torch); allow this much on top.
-        _limit(resource.RLIMIT_AS, _current_address_space() + limits["memory_bytes"])
+        # Private writable memory (what arrays and tensors take), on top of what the warm
+        # zygote already holds. Not the address space: CUDA reserves far more of that than
+        # it ever uses.
+        _limit(resource.RLIMIT_DATA, data_base + limits["memory_bytes"])
     sys.path.insert(0, workdir)
 
 
@@ -77,10 +82,12 @@ def _limit(kind: int, value: int) -> None:
     resource.setrlimit(kind, (value, hard))
 
 
-def _current_address_space() -> int:
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[0])
-    return pages * resource.getpagesize()
+def _data_size() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmData:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 # --------------------------------------------------------------------------- serving
@@ -230,6 +237,7 @@ def _limit_behind(error: BaseException) -> str | None:
     if isinstance(error, BlockingIOError) or (
             isinstance(error, RuntimeError) and "can't start new thread" in str(error)):
         return "processes"
-    if isinstance(error, MemoryError):
+    if isinstance(error, MemoryError) or (
+            isinstance(error, RuntimeError) and "can't allocate memory" in str(error)):
         return "memory_mb"
     return None

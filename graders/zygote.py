@@ -16,6 +16,8 @@ import signal
 import socket
 import sys
 
+from graders import isolation
+
 
 def warm_up() -> None:
     import numpy  # noqa: F401
@@ -72,7 +74,7 @@ def serve(control: socket.socket) -> None:
             control.sendall(json.dumps({"status": exits.get(request["pid"])}).encode())
             continue
         if request["op"] == "kill_leftovers":
-            control.sendall(json.dumps({"killed": _kill_children()}).encode())
+            control.sendall(json.dumps({"killed": isolation.kill_descendants()}).encode())
             continue
         pid = os.fork()
         if pid == 0:
@@ -85,37 +87,7 @@ def serve(control: socket.socket) -> None:
         control.sendall(json.dumps({"pid": pid}).encode())
 
 
-def _kill_children() -> int:
-    """SIGKILL every child of this process, repeatedly, until none is left (or 2 s)."""
-    import time
-
-    me, killed, deadline = str(os.getpid()), 0, time.monotonic() + 2.0
-    while time.monotonic() < deadline:
-        children = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/stat") as stat:
-                        fields = stat.read().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                if fields[1] == me and fields[0] != "Z":
-                    children.append(int(entry))
-        if not children:
-            break
-        for pid in children:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-            except ProcessLookupError:
-                pass
-        time.sleep(0.01)
-    return killed
-
-
 def main() -> None:
-    from graders import isolation
-
     isolation.adopt_orphans()
     control = socket.socket(fileno=int(sys.argv[1]))
     warm_up()
@@ -123,7 +95,7 @@ def main() -> None:
     try:
         serve(control)  # returns when the grader hangs up or dies (even by kill -9)
     finally:
-        _kill_children()  # workers and the daemons they left: nothing outlives the grader
+        isolation.kill_descendants()  # workers and the daemons they left: nothing outlives the grader
 
 
 if __name__ == "__main__":

@@ -41,21 +41,37 @@ MULTI_KEY = quiz.KeyEntry((2, 3, 5))
     ((2, 3, 5), 1.0),          # all right
     ((2,), 1 / 3),             # one of three right picks
     ((2, 3), 2 / 3),
-    ((2, 3, 5, 1), 2 / 3),     # a wrong pick costs what a right pick earns
-    ((2, 1), 0.0),             # one right, one wrong
-    ((2, 1, 4), 0.0),          # more wrong than right: floored at 0, never negative
+    ((2, 3, 5, 1), 1 / 2),     # a wrong pick costs 1/2: one of the two incorrect options
+    ((2, 3, 1), 2 / 3 - 1 / 2),
+    ((2, 1), 0.0),             # 1/3 - 1/2: floored at 0, never negative
     ((1, 4), 0.0),
-    ((1, 2, 3, 4, 5), 1 / 3),  # picking everything is not a free ride
+    ((1, 2, 3, 4, 5), 0.0),    # ticking everything earns nothing
     (None, 0.0),               # not answered
 ])
 def test_multi_select_partial_credit(picks, fraction):
     assert quiz.score(MULTI, MULTI_KEY, picks) == pytest.approx(fraction)
 
 
+def test_ticking_every_option_scores_zero_on_the_whole_quiz(q1, tmp_path):
+    everything = {q.id: ",".join(str(o) for o in range(1, len(q.options) + 1))
+                  for q in q1.questions.values() if q.type == "multi"}
+    result = engine.grade(q1, answers_file(tmp_path, quiz.answers_text(q1, everything)), "s")
+    assert result.status == "graded" and len(everything) >= 10
+    assert result.score == 0  # it earned 7.67 of the 26 multi-select points under (right - wrong) / correct
+
+
+def test_a_multi_question_with_no_wrong_option_is_refused():
+    every = quiz.KeyEntry((1, 2, 3, 4, 5))
+    with pytest.raises(ManifestError, match="at least one wrong option"):
+        quiz._key_entry(MULTI, {"answer": [1, 2, 3, 4, 5]}, "answers.m")
+    assert quiz.score(MULTI, every, (1, 2, 3, 4, 5)) == 1.0  # and scoring one anyway does not divide by 0
+
+
 def test_single_correct_multi_and_true_false():
     single = dataclasses.replace(MULTI, options=("a", "b", "c"))
     assert quiz.score(single, quiz.KeyEntry((2,)), (2,)) == 1.0
-    assert quiz.score(single, quiz.KeyEntry((2,)), (1, 2)) == 0.0
+    assert quiz.score(single, quiz.KeyEntry((2,)), (1, 2)) == 0.5  # one of two wrong options
+    assert quiz.score(single, quiz.KeyEntry((2,)), (1, 2, 3)) == 0.0
     tf = dataclasses.replace(MULTI, type="true_false", options=())
     assert quiz.score(tf, quiz.KeyEntry(False), False) == 1.0
     assert quiz.score(tf, quiz.KeyEntry(False), True) == 0.0
@@ -111,8 +127,8 @@ def test_partial_answers_and_skips(q1, tmp_path):
     points = {t.name: t.points for t in result.tests}
     assert points["q03"] == pytest.approx(1.0)  # 2 of 4 right picks of a 2-point question
     assert points["q04"] == 1 and points["q01"] == 2
-    assert points["q17"] == pytest.approx(2.0)  # (3 right - 1 wrong) / 3 of 3 points
-    assert result.score == pytest.approx(6.0)
+    assert points["q17"] == pytest.approx(1.5)  # 3/3 right - 1/2 wrong, of 3 points
+    assert result.score == pytest.approx(5.5)
     assert result.status == "graded"
 
 
@@ -157,10 +173,98 @@ def test_missing_linked_large_and_binary_answer_files(q1, tmp_path):
     assert result.status == "not_loaded" and "plain file" in result.message
 
 
+# Each is a file a student could push; each must give not_loaded with a plain reason,
+# never an exception (which grade-all records as a grader_error) or a wall of text.
+HOSTILE_FILES = {
+    "lists nested 3000 deep": ("q03 = " + "[" * 3000 + "]" * 3000 + "\n", "nests lists or tables too deeply"),
+    "tables nested 3000 deep": ("q03 = " + "{a = " * 3000 + "1" + "}" * 3000 + "\n", "too deeply"),
+    "a 5000-digit integer": ("q01 = " + "7" * 5000 + "\n", "thousands of digits"),
+    "a 4000-digit integer as a number": ("q01 = " + "7" * 4000 + "\n", "q01: a numeric answer must be a finite number"),
+    "a 4000-digit integer as an option": ("q03 = " + "7" * 4000 + "\n", "q03: option 777"),
+    "a 5000-digit option in a string": ('q03 = "' + "7" * 5000 + '"\n', 'q03: write the numbers'),
+    "a superscript two": ('q03 = "²"\n', "q03: write the numbers of the options you pick"),
+    "an Arabic-Indic three": ('q03 = "٣"\n', "q03: write the numbers of the options you pick"),
+    "a date": ("q01 = 1979-05-27\n", "q01: a numeric question takes a number"),
+    "a time for true/false": ("q04 = 07:32:00\n", "q04: a true/false question takes true or false"),
+    "a table as an answer": ("q04 = {a = 1}\n", "q04: a true/false question takes true or false"),
+    "strings as options": ('q03 = ["1", "2"]\n', "q03: write the numbers"),
+    "a dotted key": ("q01.a = 1\n", "q01: a numeric question takes a number"),
+    "a 60000-character key": ('"' + "x" * 60000 + '" = 1\n', "is not a question id"),
+    "NUL bytes": ("q01 = 1\n\x00\x00\n", "not valid TOML"),
+}
+
+
+@pytest.mark.parametrize("label", HOSTILE_FILES)
+def test_hostile_answer_files_are_not_loaded_with_a_plain_reason(q1, tmp_path, label):
+    text, fragment = HOSTILE_FILES[label]
+    result = engine.grade(q1, answers_file(tmp_path, text), "s")
+    assert result.status == "not_loaded" and result.score == 0
+    assert fragment in result.message and len(result.message) < 1000, result.message[:1000]
+    # The template's check_answers.py is this same code: it says what is wrong, never crashes.
+    assert quiz_format.main([str(tmp_path / "s" / "answers.toml")], q1.format_spec()) == 1
+
+
+def test_thousands_of_bad_lines_are_summarised(q1, tmp_path):
+    text = "".join(f"k{i} = 1\n" for i in range(6500))  # just under the 64 KB cap
+    result = engine.grade(q1, answers_file(tmp_path, text), "s")
+    problems = result.message.splitlines()[1:]
+    assert result.status == "not_loaded" and len(problems) == quiz_format.PROBLEMS_SHOWN + 1
+    assert problems[0] == "- line 1: 'k0' is not a question id (the ids are q01 to q69)"
+    assert problems[-1] == f"- ... and {6500 - quiz_format.PROBLEMS_SHOWN} more problems like these"
+
+
+def test_a_byte_order_mark_is_not_a_format_error(q1, tmp_path):
+    folder = answers_file(tmp_path, None)
+    (folder / "answers.toml").write_bytes(b"\xef\xbb\xbfq04 = false\n")  # as Windows editors save UTF-8
+    result = engine.grade(q1, folder, "s")
+    assert result.status == "graded" and result.score == 1
+
+
+def _random_value(rng):
+    """A value a careless or hostile student might write after `qNN = `."""
+    depth = rng.choice([1, 2, 50, 3000])
+    pieces = ["1", "3", "²", "٣", ",", " ", ";", "-", ".", "e", "7" * rng.choice([1, 20, 400, 5000])]
+    return rng.choice([
+        lambda: '"' + "".join(rng.choices(pieces, k=rng.randrange(1, 6))) + '"',
+        lambda: "".join(rng.choices(pieces[:2] + pieces[-1:], k=rng.randrange(1, 4))),
+        lambda: "[" * depth + "1" + "]" * depth,
+        lambda: "{a = " * depth + "1" + "}" * depth,
+        lambda: rng.choice(["1979-05-27", "07:32:00", "inf", "-nan", "0x7f", "1e999", "true", "[1, [2]]"]),
+    ])()
+
+
+def test_random_and_mangled_answer_files_never_crash_the_grader(q1, tmp_path):
+    import random
+
+    rng = random.Random(16)
+    key = quiz.answers_text(q1, quiz.key_as_answers(q1))
+    files = [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 400))) for _ in range(100)]
+    for _ in range(300):  # the key with a few answers replaced by odd values
+        lines = key.splitlines()
+        for qid in rng.sample(list(q1.questions), rng.randrange(1, 4)):
+            lines = [f"{qid} = {_random_value(rng)}" if line.startswith(f"{qid} = ") else line for line in lines]
+        files.append("\n".join(lines).encode())
+    for _ in range(100):  # the key with random characters overwritten
+        text = list(key)
+        for _ in range(rng.randrange(1, 12)):
+            at = rng.randrange(len(text))
+            text[at:at + rng.randrange(3)] = rng.choices('[]{}"\'=,.#\\ \n0123456789²٣\x00\x1b', k=rng.randrange(4))
+        files.append("".join(text).encode())
+    statuses = set()
+    for number, data in enumerate(files):
+        folder = tmp_path / f"s{number}"
+        folder.mkdir()
+        (folder / "answers.toml").write_bytes(data)
+        result = engine.grade(q1, folder, "s")
+        assert result.status == "graded" or result.status == "not_loaded" and 0 < len(result.message) < 4000, data[:200]
+        statuses.add(result.status)
+    assert statuses == {"graded", "not_loaded"}  # odd but readable values ("3", "1, 3") are graded
+
+
 # --------------------------------------------------------------------------- feedback
 
 def _wrong_on_q15(q1, tmp_path, name):
-    answers = {**quiz.key_as_answers(q1), "q15": 0.0884, "q03": "1,2,3"}
+    answers = {**quiz.key_as_answers(q1), "q15": 0.0884, "q03": "1,2,3,4"}  # q03: 3/4 - 1/2
     return engine.grade(q1, answers_file(tmp_path, quiz.answers_text(q1, answers), name), name)
 
 
@@ -208,6 +312,54 @@ def test_a_broken_key_is_a_clear_manifest_error(tmp_path, edit, fragment):
     broken = assignment.load("q1_concepts", root)
     with pytest.raises(ManifestError, match=re.escape(fragment)):
         broken.key
+
+
+def _validate_edited_copy(tmp_path, edits: dict) -> dict[str, str]:
+    """validate a copy of q1 with ``edits`` ({file under the quiz's folders: text -> text});
+    returns the failed checks, subject -> detail."""
+    from graders import assignment
+
+    root = _quiz_copy(tmp_path)
+    for name, edit in edits.items():
+        path = root / ("reference" if name == "answers.toml" else "assignments") / "q1_concepts" / name
+        path.write_text(edit(path.read_text()))
+    checks = quiz.validate(assignment.load("q1_concepts", root), report=lambda line: None)
+    return {check.subject: check.detail for check in checks if not check.ok}
+
+
+BEFORE_ISSUE_16 = ("q26", "q27", "q28", "q35", "q41", "q44", "q45", "q46")  # 4 decimals asked, +-0.0005 accepted
+
+
+def _old_tolerances(key: str) -> str:
+    for qid in BEFORE_ISSUE_16:
+        key, found = re.subn(rf"(\[answers\.{qid}\]\nanswer = [^\n]*\n)abs = 0\.00005\n", r"\g<1>abs = 0.0005\n", key)
+        assert found == 1, qid
+    return key
+
+
+def test_validate_fails_on_the_old_tolerances_and_names_the_wrong_answers_they_let_through(tmp_path):
+    failed = _validate_edited_copy(tmp_path, {"answers.toml": _old_tolerances})
+    assert set(failed) == {f"numeric {qid} (4 decimals, ±5e-05)" for qid in BEFORE_ISSUE_16} | {
+        "mistake exact_sigmoid", "mistake approximation_chain_factor_dropped"}
+    assert "the tolerance is 0.0005, not the promised 5e-05" in failed["numeric q26 (4 decimals, ±5e-05)"]
+    assert "earn points: 0.731059 (exact_sigmoid), 0.7311 (exact_sigmoid)" in failed["numeric q27 (4 decimals, ±5e-05)"]
+    assert ("earn points: 0.196612 (exact_sigmoid), 0.1966 (exact_sigmoid), 0.196782 (approximation_chain_factor_dropped), "
+            "0.1968 (approximation_chain_factor_dropped)") in failed["numeric q28 (4 decimals, ±5e-05)"]
+    assert "full marks kept on ['q27', 'q28']" in failed["mistake exact_sigmoid"]
+
+
+def test_validate_fails_on_a_wrong_answer_that_passes_once_rounded_as_asked(tmp_path):
+    near_miss = '\n[[mistakes]]\nid = "near_miss"\ndescription = "d"\nanswers = { q27 = 0.730745 }\n'
+    failed = _validate_edited_copy(tmp_path, {"mistakes.toml": lambda text: text + near_miss})
+    # 0.730745 is 0.000054 from the key, outside the tolerance; rounded to 4 decimals it is the key's 0.7307.
+    assert failed == {"numeric q27 (4 decimals, ±5e-05)": "catalogued wrong answers earn points: 0.7307 (near_miss)"}
+
+
+def test_validate_fails_on_a_prompt_that_does_not_say_how_to_round(tmp_path):
+    failed = _validate_edited_copy(tmp_path, {"questions.toml": lambda text: text.replace(" produce? (1 decimal)", " produce?")})
+    assert failed == {"numeric q08 (whole number, ±0.5)": "the prompt asks for no decimals, so a whole number, but the "
+                                                          "answer is -0.5; the tolerance is 0.05, not the promised 0.5; "
+                                                          "the answer rounded as asked, -0, loses points"}
 
 
 def test_template_check_script_agrees_with_the_grader(q1, tmp_path):
