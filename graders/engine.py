@@ -230,14 +230,18 @@ class _WorkerSession:
         if self.worker is None:
             return []
         fresh = []
-        for item in self.worker.evidence[self._evidence_read:tamper.MAX_RECORDS]:
+        for item in self.worker.evidence[self._evidence_read:]:
             try:
                 fresh.append(tamper.Evidence.from_dict(item))
             except ValueError:
-                continue
+                fresh.append(tamper.Evidence("guard", "evidence the worker sent in a broken form", "", 0, "call"))
         self._evidence_read = len(self.worker.evidence)
         self.tampered_at_import = self.tampered_at_import or any(e.phase == "import" for e in fresh)
-        self.evidence += [e for e in fresh if e not in self.evidence]
+        kept = set(self.evidence)
+        for item in fresh:  # what the submission is flagged with: each thing once, within a cap
+            if item not in kept and len(self.evidence) < tamper.MAX_RECORDS:
+                self.evidence.append(item)
+                kept.add(item)
         return fresh
 
     def _retire(self) -> None:

@@ -182,8 +182,10 @@ class Worker:
         except OSError:
             raise self._failure(f"running {function}()") from None
         reply = self._receive(self.limits.call_seconds, f"running {function}()")
-        if reply.get("evidence"):  # what the worker recorded as possible tampering (graders.tamper)
-            self.evidence = (*self.evidence, *reply["evidence"][:tamper_cap()])
+        evidence = reply.get("evidence")
+        if evidence:  # what the worker recorded as possible tampering (graders.tamper): untrusted data
+            items = evidence[:tamper_cap()] if isinstance(evidence, list) else [{"detail": "evidence in a broken form"}]
+            self.evidence = (*self.evidence, *items)
         if not reply.get("ok"):
             error = reply["error"]
             raise protocol.StudentError(function, error["type"], error["message"], error.get("traceback", ""),

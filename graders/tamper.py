@@ -95,7 +95,6 @@ class Recorder:
         self.phase = "import"
         self._pending: list[dict] = []
         self._seen: set = set()
-        self._count = 0
         grader = os.path.dirname(os.path.realpath(__file__))
         self._grader = (grader + os.sep, os.path.dirname(grader) + os.sep)
         self.grader_package = grader + os.sep
@@ -132,15 +131,17 @@ class Recorder:
             return
         file, line = place or ("", 0)
         key = (kind, file, line, detail)
-        if key in self._seen or self._count >= MAX_RECORDS:
+        # Capped per reply, never for the worker's life: flooding evidence early must not
+        # leave later tampering unrecorded.
+        if key in self._seen or len(self._pending) >= MAX_RECORDS:
             return
         self._seen.add(key)
-        self._count += 1
         self._pending.append(Evidence(kind, detail[:300], file, line, self.phase).to_dict())
 
     def drain(self) -> list[dict]:
         self.check()
         pending, self._pending = self._pending, []
+        self._seen.clear()  # the same thing done in the next call must zero that test too
         return pending
 
     def check(self) -> None:
