@@ -185,6 +185,8 @@ class Fence:
 
     @contextlib.contextmanager
     def watching(self, groups, source_dirs=()):
+        # Entered even when nothing is forbidden: a guard nested inside (an autograd probe's
+        # forward and backward) must report to this call's watch.
         for group in groups:
             if group.startswith(guard.RAW) and not any(group in g for g in self._groups_of.values()):
                 self.cover(group, guard.family(group))

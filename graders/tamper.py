@@ -95,6 +95,7 @@ class Recorder:
         self.phase = "import"
         self._pending: list[dict] = []
         self._seen: set = set()
+        self._files: dict[str, str | None] = {}
         grader = os.path.dirname(os.path.realpath(__file__))
         self._grader = (grader + os.sep, os.path.dirname(grader) + os.sep)
         self.grader_package = grader + os.sep
@@ -110,12 +111,25 @@ class Recorder:
         """The student's (file, line) if ``frame`` (after frames in ``skip``) is theirs."""
         while frame is not None and skip and frame.f_code.co_filename.startswith(skip):
             frame = frame.f_back
-        if frame is None or frame.f_code.co_filename.startswith("<"):
-            return None  # <frozen importlib...>, <string>: not a file of the student's
-        filename = os.path.realpath(frame.f_code.co_filename)
-        if filename.startswith(self.workdir):
-            return filename[len(self.workdir):], frame.f_lineno
-        return None
+        if frame is None:
+            return None
+        relative = self._relative(frame.f_code.co_filename)
+        return (relative, frame.f_lineno) if relative is not None else None
+
+    def _relative(self, filename: str) -> str | None:
+        """The path within the submission of a frame's file, or None (remembered: a frame
+        walk runs on every audited event, and resolving a path costs system calls)."""
+        try:
+            return self._files[filename]
+        except KeyError:
+            pass
+        relative = None
+        if not filename.startswith("<"):  # <frozen importlib...>, <string>: not a file of the student's
+            full = os.path.realpath(filename)
+            relative = full[len(self.workdir):] if full.startswith(self.workdir) else None
+        if len(self._files) < 10_000:
+            self._files[filename] = relative
+        return relative
 
     def student_on_stack(self, frame) -> tuple[str, int] | None:
         while frame is not None:
