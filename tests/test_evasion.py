@@ -91,7 +91,7 @@ def tanh_forward(x):
 """),
     "_C._nn": ("activations:sigmoid", """
 def sigmoid_forward(x):
-    out = torch._C._nn.log_sigmoid(x).exp()
+    out = torch._C._nn.glu(torch.stack([torch.ones_like(x), x], -1), -1).squeeze(-1)  # 1 * sigmoid(x)
     return out, out
 """),
     "backward op": ("activations:tanh_backward", """
@@ -135,8 +135,9 @@ class TanhFunction(torch.autograd.Function):
 A5 = {
     "op objects": ("tanh", A5_FUNCTION.format(forward="torch.ops.aten.tanh.default(x)",
                                               backward="torch.ops.aten.tanh_backward.default(grad_out, y)")),
-    "_C._nn": ("tanh", A5_FUNCTION.format(forward="2 * torch._C._nn.log_sigmoid(2 * x).exp() - 1",
-                                          backward="grad_out * (1 - y * y)")),
+    "_C._nn": ("tanh", A5_FUNCTION.format(
+        forward="2 * torch._C._nn.glu(torch.stack([torch.ones_like(x), 2 * x], -1), -1).squeeze(-1) - 1",
+        backward="grad_out * (1 - y * y)")),
     "autograd in backward": ("tanh", """
 class TanhFunction(torch.autograd.Function):
     @staticmethod
