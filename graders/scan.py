@@ -74,6 +74,9 @@ def scan_submission(folder: Path, assignment, skip: dict[str, str] | None = None
     code anywhere in the folder. ``skip``: {relative path: text} of files to leave out (the
     template's own files, such as its test plugin); default: the assignment's template."""
     folder = Path(folder)
+    if folder.is_symlink() or not folder.is_dir():
+        return []  # grading refuses such a folder; never read through a link here either
+    inside = folder.resolve()
     if skip is None:
         skip = _template_files(assignment)
     findings: list[Evidence] = []
@@ -85,9 +88,12 @@ def scan_submission(folder: Path, assignment, skip: dict[str, str] | None = None
             continue
         done.add(relative)
         path = folder / relative
-        if not path.is_file() or path.is_symlink():
+        if not path.is_file() or path.is_symlink() or not path.resolve().is_relative_to(inside):
             continue
-        found, imported = scan_file(path, relative, skip.get(relative))
+        try:
+            found, imported = scan_file(path, relative, skip.get(relative))
+        except OSError as error:
+            found, imported = [Evidence("unreadable", f"cannot be read ({error.strerror})", relative, 0, "source")], set()
         findings += found
         todo += [r for r in _local_files(folder, imported) if r not in done]
     unique = list(dict.fromkeys(findings))

@@ -192,3 +192,18 @@ def test_flag_and_evidence_reach_results_feedback_and_grades_csv(a2, make_submis
     assert not any(word in feedback.lower() for word in ("cheat", "dishonest", "plagiar"))
     row = next(csv.DictReader(open(tmp_path / "grades.csv")))
     assert row["flagged"] == "yes"
+
+
+def test_static_scan_never_reads_through_links(tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "__init__.py").write_text("import ctypes\n")
+    (outside / "mlp.py").write_text("import ctypes\n")
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "mlp.py").write_text("import helper\n")
+    (folder / "helper").symlink_to(outside, target_is_directory=True)
+    assert scan.scan_submission(folder, _Fake(), skip={}) == []
+    linked = tmp_path / "linked"
+    linked.symlink_to(outside, target_is_directory=True)
+    assert scan.scan_submission(linked, _Fake(), skip={}) == []
