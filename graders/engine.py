@@ -277,9 +277,13 @@ def _run_test(assignment: Assignment, spec: TestSpec, device: str, student: str,
     actual = _execute(spec, recorder, seed, device)
     fresh = session.take_evidence()
     if fresh or session.tampered_at_import:
-        _tampered(test, fresh)
+        also = ""  # what else went wrong (a limit hit, a crash) is still said
         if isinstance(actual.error, WorkerFailure):
             session.crashed()
+            also, test.limit, test.crashed = actual.error.message, actual.error.limit, True
+        elif actual.error is not None:
+            also, test.limit = _explain_error(actual.error), getattr(actual.error, "limit", None)
+        _tampered(test, fresh, also)
         return
     unimplemented = isinstance(actual.error, StudentError) and actual.error.type_name in (
         "NotImplementedError", "MissingFunction")
@@ -307,7 +311,7 @@ def _run_test(assignment: Assignment, spec: TestSpec, device: str, student: str,
                                assignment.reachable_from(recorder.functions))
 
 
-def _tampered(test: TestResult, fresh: list[tamper.Evidence]) -> None:
+def _tampered(test: TestResult, fresh: list[tamper.Evidence], also: str = "") -> None:
     """The test scores 0 and says why, in words that accuse nobody."""
     what = sorted({tamper.KINDS[e.kind] for e in fresh if e.phase != "import"})
     when = "while this test ran, your code " + "; ".join(what) if what else \
@@ -315,7 +319,7 @@ def _tampered(test: TestResult, fresh: list[tamper.Evidence]) -> None:
     test.status, test.points, test.tampered = "failed", 0.0, True
     test.message = (f"not scored: {when}. The grader cannot vouch for a result produced that way, so this "
                     "test scores 0 and the submission is marked for a person to look at (see \"Integrity "
-                    "check\" in the feedback).")
+                    "check\" in the feedback)." + (f"\nAlso: {also}" if also else ""))
 
 
 def _execute(spec: TestSpec, impl, seed: int, device: str) -> _Run:
