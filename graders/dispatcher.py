@@ -255,7 +255,20 @@ def _rewrapped(op: str, args: tuple):
     slots = [str(a.type) == "Tensor" for a in schema.arguments]
     if not any(slot and isinstance(arg, (bool, int, float, complex)) for slot, arg in zip(slots, args)):
         return None
-    return tuple(torch.tensor(arg) if slot and isinstance(arg, (bool, int, float, complex)) else arg
+    tensors = [a for a in args if isinstance(a, torch.Tensor)]
+
+    def wrapped(number):
+        # A wrapped number keeps double precision and takes the other operand's dtype: a
+        # 0-dim tensor of that dtype does the same (of the default dtype beside integers).
+        if isinstance(number, bool) or isinstance(number, int):
+            return torch.tensor(number)
+        kind = torch.is_complex if isinstance(number, complex) else torch.is_floating_point
+        like = next((t.dtype for t in tensors if kind(t)), None)
+        if like is None:
+            like = torch.get_default_dtype() if kind is torch.is_floating_point else torch.complex64
+        return torch.tensor(number, dtype=like)
+
+    return tuple(wrapped(arg) if slot and isinstance(arg, (bool, int, float, complex)) else arg
                  for slot, arg in zip(slots + [False] * len(args), args))
 
 

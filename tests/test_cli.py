@@ -104,7 +104,7 @@ def test_release_check_reports_a_hand_edited_template(tmp_path):
 
     for folder in ("assignments", "reference", "student_template"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
-    env = dict(os.environ, NNGRADE_ROOT=str(tmp_path))
+    env = dict(os.environ, NNGRADE_ROOT=str(tmp_path), PYTHONPATH=str(ROOT))  # this checkout's graders
     assert nngrade("release", "--check", env=env, cwd=tmp_path).returncode == 0
     stub = tmp_path / "student_template" / "a2_numpy_mlp" / "mlp.py"
     stub.write_text(stub.read_text() + "\n# edited by hand\n")
