@@ -71,7 +71,10 @@ class Zygote:
         with self._lock:
             socket.send_fds(self._control, [json.dumps({"op": "spawn", **request}).encode()],
                             [worker_fd, output_fd])
-            return json.loads(self._control.recv(1 << 16))["pid"]
+            reply = json.loads(self._control.recv(1 << 16))
+        if "error" in reply:
+            raise isolation.IsolationUnavailable(f"the worker's sandbox could not be set up: {reply['error']}")
+        return reply["pid"]
 
     def exit_status(self, pid: int, wait: float = 1.0) -> int | None:
         """The worker's wait status once the zygote has reaped it, or None if still unknown."""

@@ -42,7 +42,10 @@ def _confine(control_fd: int, output_fd: int, request: dict) -> None:
     os.setsid()  # its own process group, so the trusted side kills everything it spawns
     for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
         signal.signal(signum, signal.SIG_DFL)
-    isolation.die_with_parent()
+    if request["isolation"]["level"] != isolation.NAMESPACE:
+        # Inside namespaces the worker's first parent has already gone; it dies with the
+        # namespaces' init instead, which dies with the zygote.
+        isolation.die_with_parent()
     os.dup2(output_fd, 1)
     os.dup2(output_fd, 2)
     os.close(output_fd)
@@ -55,7 +58,7 @@ def _confine(control_fd: int, output_fd: int, request: dict) -> None:
     data_base = _data_size()  # read now: the sandbox may hide /proc
 
     spec = request["isolation"]
-    isolation.confine(spec, keep_fds=[control_fd])  # at the namespace level, returns inside it
+    isolation.confine(spec)
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     workdir = spec["workdir"]
     os.chdir(workdir)
