@@ -152,7 +152,8 @@ def grade(assignment: Assignment, submission: Path, student: str,
     present = available_devices()
     exact_float32()
     pairs = plan(assignment, devices)
-    session = _WorkerSession(assignment, Path(submission), gpu=any(d == "cuda" and d in present for _, d in pairs))
+    session = _WorkerSession(assignment, Path(submission), gpu=any(d == "cuda" and d in present for _, d in pairs),
+                             deadline=started + assignment.limits.submission_seconds)
     try:
         for spec, device in pairs:
             test = TestResult(spec.name, spec.task, device, _first_line(spec.body.__doc__),
@@ -177,10 +178,11 @@ def grade(assignment: Assignment, submission: Path, student: str,
 class _WorkerSession:
     """The student's worker, restarted after a crash so one crash costs only its own test."""
 
-    def __init__(self, assignment: Assignment, submission: Path, gpu: bool = False):
+    def __init__(self, assignment: Assignment, submission: Path, gpu: bool = False, deadline: float | None = None):
         self.assignment = assignment
         self.submission = submission
         self.gpu = gpu
+        self.deadline = deadline
         self.worker: Worker | None = None
         self.load_error: str | None = None
         self.notes: list[str] = []
@@ -191,7 +193,8 @@ class _WorkerSession:
             raise SubmissionNotLoaded(self.load_error)
         if self.worker is None:
             try:
-                self.worker = Worker(self.submission, self.assignment.module, self.assignment.limits, self.gpu)
+                self.worker = Worker(self.submission, self.assignment.module, self.assignment.limits, self.gpu,
+                                     self.deadline)
             except WorkerFailure as failure:
                 self.load_error = f"the submission could not be imported: {failure.message}"
                 raise SubmissionNotLoaded(self.load_error) from None

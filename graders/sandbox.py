@@ -26,6 +26,7 @@ class Limits:
     output_kb: int = 64
     file_mb: int = 64
     processes: int = 64  # processes and threads, at every sandboxed level
+    reply_mb: int = 64  # the most a worker may send back during one test (bounds the grader's memory)
 
     @property
     def cpu_seconds(self) -> int:
@@ -131,9 +132,13 @@ def _clean_environment() -> dict:
 class Worker:
     """One submission imported in one sandboxed process."""
 
-    def __init__(self, submission_dir: Path, module: str, limits: Limits, gpu: bool = False):
-        """``gpu``: whether the worker may use CUDA (its device nodes are then visible)."""
+    def __init__(self, submission_dir: Path, module: str, limits: Limits, gpu: bool = False,
+                 deadline: float | None = None):
+        """``gpu``: whether the worker may use CUDA (its device nodes are then visible).
+        ``deadline`` (``time.monotonic()``): when the submission's time is up; no call
+        outlasts it, whatever the per-call limit."""
         self.limits = limits
+        self.deadline = deadline
         self.module = module
         self.isolation = isolation.level()
         self.gpu = gpu
@@ -171,9 +176,11 @@ class Worker:
         if not reply["ok"]:
             self.load_error = reply["error"]
 
-    def call(self, function: str, args: tuple, kwargs: dict, forbidden=(), probe: str | None = None):
+    def call(self, function: str, args: tuple, kwargs: dict, forbidden=(), probe: str | None = None,
+             budget: "ByteBudget | None" = None):
         """Run ``function`` in the worker under the ``forbidden`` API groups (or a trusted
-        ``probe`` of it, see ``graders.probes``); raise what the student's code raised."""
+        ``probe`` of it, see ``graders.probes``); raise what the student's code raised.
+        ``budget``: the bytes the worker may still send back in this test."""
         if self._sock is None:
             raise WorkerFailure("the worker has already stopped")
         try:
@@ -182,7 +189,7 @@ class Worker:
                                                 "probe": probe})
         except OSError:
             raise self._failure(f"running {function}()") from None
-        reply = self._receive(self.limits.call_seconds, f"running {function}()")
+        reply = self._receive(self.limits.call_seconds, f"running {function}()", budget)
         if not reply.get("ok"):
             error = reply["error"]
             raise protocol.StudentError(function, error["type"], error["message"], error.get("traceback", ""),
@@ -191,15 +198,27 @@ class Worker:
             raise mutation_failure(function, reply["mutated"])
         return reply.get("value")
 
-    def _receive(self, timeout: float, during: str) -> dict:
-        self._sock.settimeout(timeout)
+    def _receive(self, timeout: float, during: str, budget: "ByteBudget | None" = None) -> dict:
+        deadline, limit = time.monotonic() + timeout, "call_seconds"
+        if self.deadline is not None and self.deadline < deadline:
+            deadline, limit = self.deadline, "submission_seconds"
+        budget = budget or ByteBudget(self.limits.reply_mb << 20)
         try:
-            reply = protocol.read_message(self._sock)
+            reply = protocol.read_message(self._sock, deadline=deadline, max_bytes=budget.left, on_frame=budget.spend)
         except socket.timeout:
             self.kill()
+            if limit == "submission_seconds":
+                raise WorkerFailure(f"ran out of the submission's {self.limits.submission_seconds:g} s while "
+                                    f"{during} (the per-submission time limit)", limit=limit) from None
             raise WorkerFailure(f"timed out after {timeout:g} s while {during} "
-                                f"(the per-call time limit)", limit="call_seconds") from None
-        except (EOFError, OSError, protocol.ProtocolError) as error:
+                                f"(the per-call time limit)", limit=limit) from None
+        except protocol.MessageTooLarge:
+            self.kill()
+            raise WorkerFailure(f"sent back more than {self.limits.reply_mb} MiB in one test while {during} "
+                                "(the reply size limit)", limit="reply_mb") from None
+        except protocol.ProtocolError as error:
+            raise self._failure(during, error) from None
+        except (EOFError, OSError) as error:
             raise self._failure(during, error) from None
         if not isinstance(reply, dict) or "ok" not in reply:
             self.kill()
@@ -210,8 +229,8 @@ class Worker:
         if isinstance(cause, protocol.ProtocolError):
             self.kill()
             return WorkerFailure(f"the worker broke the result protocol while {during}: {cause}")
-        # The worker hung up: it is ending. Its exit status travels out through its
-        # namespace's init and supervisor, so let that finish before killing what is left.
+        # The worker hung up: it is ending. Give the zygote a moment to reap it, so the
+        # message can say how it ended, before killing what is left.
         status = self._zygote.exit_status(self._pid, wait=1.0) if self._pid else None
         self.kill()
         if status is None and self._pid:
@@ -241,24 +260,36 @@ class Worker:
         self.close()
 
 
+class ByteBudget:
+    """What a worker may still send back in one test."""
+
+    def __init__(self, total: int):
+        self.left = total
+
+    def spend(self, count: int) -> None:
+        self.left = max(0, self.left - count)
+
+
 class RemoteImpl:
-    """The ``impl`` fixture for a student: attribute access calls into the worker.
+    """The ``impl`` fixture for a student, one per test: attribute access calls into the
+    worker, and all its replies together stay within the ``reply_mb`` limit.
 
     ``forbidden_for(name)`` gives the API groups refused while ``name`` runs."""
 
     def __init__(self, worker: Worker, forbidden_for=lambda name: ()):
         self._worker = worker
         self._forbidden_for = forbidden_for
+        self._budget = ByteBudget(worker.limits.reply_mb << 20)
 
     def probe(self, kind: str, target: str, *args):
-        return self._worker.call(target, args, {}, self._forbidden_for(target), probe=kind)
+        return self._worker.call(target, args, {}, self._forbidden_for(target), probe=kind, budget=self._budget)
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
             raise AttributeError(name)
 
         def call(*args, **kwargs):
-            return self._worker.call(name, args, kwargs, self._forbidden_for(name))
+            return self._worker.call(name, args, kwargs, self._forbidden_for(name), budget=self._budget)
 
         call.__name__ = name
         return call
