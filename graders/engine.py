@@ -53,6 +53,8 @@ class SubmissionResult:
     message: str = ""
     tests: list[TestResult] = field(default_factory=list)
     output: str = ""
+    printed: tuple[int, int] = (0, 0)  # what the code printed in all: (lines, bytes), kept or not
+    output_capped: bool = False  # it printed more than the output_kb limit keeps
     isolation: str = field(default_factory=isolation.level)
     grader_version: str = __version__
     seconds: float = 0.0
@@ -69,7 +71,7 @@ class SubmissionResult:
 
     @property
     def limits_hit(self) -> list[str]:
-        return sorted({t.limit for t in self.tests if t.limit})
+        return sorted({t.limit for t in self.tests if t.limit} | ({"output_kb"} if self.output_capped else set()))
 
 
 class LocalImpl:
@@ -141,7 +143,9 @@ def plan(assignment: Assignment, devices: set[str] | None = None) -> list[tuple[
 
 
 def grade(assignment: Assignment, submission: Path, student: str,
-          devices: set[str] | None = None) -> SubmissionResult:
+          devices: set[str] | None = None, identity: str | None = None) -> SubmissionResult:
+    """``identity``: who the student is for seeding their hidden inputs (an email from the
+    roster or Gradescope's metadata), the same on every path; default ``student``."""
     if assignment.kind == "quiz":  # an answers.toml, read as data: no worker, no student code
         from graders import quiz
 
@@ -165,12 +169,13 @@ def grade(assignment: Assignment, submission: Path, student: str,
                     test.required = True
                     test.message += "; this assignment requires a GPU, so these points count as lost"
                 continue
-            _run_test(assignment, spec, device, student, session, test, started)
+            _run_test(assignment, spec, device, identity or student, session, test, started)
         if session.load_error:
             result.status, result.message = "not_loaded", session.load_error
         result.notes += session.notes
     finally:
         result.output = session.close()
+        result.printed, result.output_capped = (session.printed_lines, session.printed_bytes), session.capped
     result.seconds = round(time.monotonic() - started, 3)
     return result
 
@@ -187,6 +192,8 @@ class _WorkerSession:
         self.load_error: str | None = None
         self.notes: list[str] = []
         self._output: list[str] = []
+        self.printed_lines = self.printed_bytes = 0
+        self.capped = False
 
     def impl(self) -> RemoteImpl:
         if self.load_error:
@@ -217,7 +224,11 @@ class _WorkerSession:
     def _retire(self) -> None:
         if self.worker is not None:
             self.worker.close()
-            self._output.append(self.worker.output.text())
+            collected = self.worker.output
+            self._output.append(collected.text())
+            self.printed_lines += collected.lines
+            self.printed_bytes += collected.total
+            self.capped |= collected.total > len(collected.kept)
             self.worker = None
 
     def close(self) -> str:

@@ -59,6 +59,12 @@ class Executor:
         self.shutdown(cancel=kind is not None)
 
 
+def _die_with_parent() -> None:
+    from graders import isolation
+
+    isolation.die_with_parent()
+
+
 class LocalExecutor(Executor):
     """A process pool on this machine. Pool processes are spawned (they start clean, with
     no inherited threads or CUDA state) and each warms its own zygote on its first task."""
@@ -67,7 +73,9 @@ class LocalExecutor(Executor):
 
     def __init__(self, workers: int):
         self.workers = workers
-        self._pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+        # Each pool process dies with grade-all, even a kill -9 of it; its zygote and
+        # workers follow (the zygote ends when its grading process's socket closes).
+        self._pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_die_with_parent)
 
     def submit(self, fn, *args):
         return self._pool.submit(fn, *args)

@@ -51,8 +51,10 @@ class Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         root = str(Path(__file__).resolve().parent.parent)
         bootstrap = f"import sys; sys.path.insert(0, {root!r}); from graders.zygote import main; main()"
+        # Not -I: its -E would ignore PYTHONHASHSEED. The environment is ours alone anyway
+        # (_clean_environment), and -s -P keep user site-packages and the cwd off sys.path.
         self._process = subprocess.Popen(
-            [sys.executable, "-I", "-c", bootstrap, str(theirs.fileno())],
+            [sys.executable, "-s", "-P", "-c", bootstrap, str(theirs.fileno())],
             pass_fds=[theirs.fileno()], env=_clean_environment(), stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, start_new_session=True)
         theirs.close()
@@ -124,6 +126,9 @@ def _clean_environment() -> dict:
     keep = ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
     env = {k: os.environ[k] for k in keep if k in os.environ}
     env["OMP_NUM_THREADS"] = "1"
+    # Set before the zygote's interpreter starts, so it takes effect there and in every
+    # worker forked from it: a set's order is the same on every regrade.
+    env["PYTHONHASHSEED"] = "0"
     return env
 
 
@@ -320,6 +325,7 @@ class _OutputCollector:
         self.cap = cap
         self.kept = bytearray()
         self.total = 0
+        self.lines = 0
         self._fd = None
         self._thread = None
 
@@ -337,6 +343,7 @@ class _OutputCollector:
             if not chunk:
                 return
             self.total += len(chunk)
+            self.lines += chunk.count(b"\n")
             room = self.cap - len(self.kept)
             if room > 0:
                 self.kept += chunk[:room]

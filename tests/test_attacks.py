@@ -535,6 +535,11 @@ for _ in range(2000):
     result = _grade(a2, make_submission, noisy)
     assert result.score == result.max_score
     assert len(result.output) < 70 * 1024 and "more bytes of output cut" in result.output
+    assert result.limits_hit == ["output_kb"]  # named, though it costs nothing
+    from graders import render
+
+    assert "printed 2,000 line(s) (19.1 MiB)" in render.feedback_markdown(result)  # all of it, not what was kept
+    assert render.csv_row(result)["limits_hit"] == "output_kb"
 
 
 # --------------------------------------------------------------------------- 5. faults
