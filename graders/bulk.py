@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 import shutil
 import socket
 import statistics
@@ -27,7 +28,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from graders import __version__, assignment as assignments, engine, executors, guard, isolation, render, sandbox, submission
+from graders import (__version__, assignment as assignments, engine, executors, gpus, guard, isolation, render, sandbox,
+                     submission)
 from graders.hidden import seed_secret
 from graders.submission import BatchError
 
@@ -234,6 +236,8 @@ def _prepare(context: Context) -> assignments.Assignment:
     ready before the submission's own clock starts."""
     with _prepare_lock:
         key = (context.name, context.root, context.fingerprint)
+        if "gpu" not in _state:  # a Dask worker: no pool initializer chose a GPU for it
+            _state["gpu"] = gpus.pin(os.getpid()) if len(gpus.listed()) > 1 else None
         if _state.get("key") != key:
             _state["assignment"], _state["key"] = _warm(_matching_assignment(context)), key
         sandbox.shared_zygote()
@@ -367,7 +371,8 @@ def grade_all(name: str, root: Path, out: Path, workers: int | None = None, devi
 
 def _run(jobs, context, assignment, out, executor, workers, scheduler, done, progress, total) -> None:
     last_csv = time.monotonic()
-    with executors.start(executor, workers, scheduler) as pool:
+    needs_gpu = "cuda" in assignment.devices and (context.devices is None or "cuda" in context.devices)
+    with executors.start(executor, workers, scheduler, gpu=needs_gpu) as pool:
         if pool.ships_files:
             jobs = [dataclasses.replace(j, files=_shipped(Path(j.folder))) for j in jobs]
         futures = {pool.submit(grade_one, context, job): job for job in jobs}

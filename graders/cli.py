@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     _device_option(p)
     _isolation_option(p)
 
+    p = commands.add_parser("doctor", help="what this machine gives the grader: isolation, a sandboxed worker, the GPU")
+    _isolation_option(p)
+
     p = commands.add_parser("report", help="the instructor report (HTML with plots) for a graded folder")
     p.add_argument("folder", type=Path, help="a grade-all --out folder")
     p.add_argument("-o", "--output", type=Path, help="default: FOLDER/report.html")
@@ -86,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ManifestError, FileNotFoundError, NotADirectoryError, IsolationUnavailable, BatchError) as error:
         print(f"nngrade: {error}", file=sys.stderr)
         return 2
+    except RuntimeError as error:  # a GraderProblem: the grader could not run the tests here
+        if type(error).__name__ != "GraderProblem":
+            raise
+        print(f"nngrade: the grader could not run this submission's tests: {error}", file=sys.stderr)
+        return 1
     except OSError as error:  # a full disk, a read-only or unwritable --out
         if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
             raise
@@ -334,8 +342,14 @@ def _export(args) -> int:
     return 0
 
 
+def _doctor(args) -> int:
+    from graders import doctor
+
+    return doctor.run()
+
+
 COMMANDS = {"validate": _validate, "release": _release, "grade": _grade, "grade-all": _grade_all,
-            "report": _report, "export": _export}
+            "report": _report, "export": _export, "doctor": _doctor}
 
 if __name__ == "__main__":
     sys.exit(main())

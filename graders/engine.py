@@ -15,7 +15,7 @@ from graders.hidden import Fail, Inputs, TestSpec, derive_seed, mutation_failure
 from graders.inputs import Recorder
 from graders.mutation import watch
 from graders.protocol import StudentError
-from graders.sandbox import RemoteImpl, SubmissionNotLoaded, Worker, WorkerFailure
+from graders.sandbox import GraderProblem, RemoteImpl, SubmissionNotLoaded, Worker, WorkerFailure
 
 
 @dataclass
@@ -291,6 +291,8 @@ def _execute(spec: TestSpec, impl, seed: int, device: str) -> _Run:
             value = spec.body(**{name: fixtures[name] for name in spec.params})
     except Fail as failure:
         return _Run(failure=failure)
+    except GraderProblem:
+        raise  # not the student's doing: the whole submission is a grader error
     except (StudentError, WorkerFailure) as error:
         return _Run(error=error)
     except Exception as error:  # noqa: BLE001 - a mistake variant may crash; that is a result too

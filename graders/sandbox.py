@@ -27,10 +27,17 @@ class Limits:
     file_mb: int = 64
     processes: int = 64  # processes and threads, at every sandboxed level
     reply_mb: int = 64  # the most a worker may send back during one test (bounds the grader's memory)
+    gpu_memory_mb: int = 4096  # GPU memory one worker may take (CUDA workers only)
+    cuda_start_seconds: float = 60.0  # CUDA's own start in a worker, before and apart from call_seconds
 
     @property
     def cpu_seconds(self) -> int:
         return int(self.submission_seconds) + 1
+
+
+class GraderProblem(RuntimeError):
+    """The grader, not the submission, could not run a test (CUDA unusable in the worker,
+    say): reported as a grader error, never as the student's fault."""
 
 
 class WorkerFailure(Exception):
@@ -123,7 +130,7 @@ def shared_zygote() -> Zygote:
 
 
 def _clean_environment() -> dict:
-    keep = ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
+    keep = ("PATH", "LANG", "LC_ALL", "LD_LIBRARY_PATH", *isolation.GPU_VARIABLES)
     env = {k: os.environ[k] for k in keep if k in os.environ}
     env["OMP_NUM_THREADS"] = "1"
     # Set before the zygote's interpreter starts, so it takes effect there and in every
@@ -169,7 +176,7 @@ class Worker:
         spec = self._box.spec(self.isolation, uid, self.limits.processes, self.limits.file_mb << 20, self.gpu)
         request = {"module": self.module, "workdir": spec["workdir"], "isolation": spec, "limits": {
             "cpu_seconds": self.limits.cpu_seconds, "file_bytes": self.limits.file_mb << 20,
-            "memory_bytes": self.limits.memory_mb << 20}}
+            "memory_bytes": self.limits.memory_mb << 20, "gpu_memory_bytes": self.limits.gpu_memory_mb << 20}}
         try:
             self._pid = self._zygote.spawn(request, theirs.fileno(), write_end)
         finally:
@@ -177,8 +184,12 @@ class Worker:
             os.close(write_end)
         self._sock = ours
         self.output.start(read_end)
-        reply = self._receive(self.limits.call_seconds, f"importing {self.module}.py")
+        # CUDA starts before the import, on its own budget: a student's first call is not
+        # charged for it.
+        start = self.limits.call_seconds + (self.limits.cuda_start_seconds if self.gpu else 0)
+        reply = self._receive(start, f"importing {self.module}.py")
         if not reply["ok"]:
+            _raise_grader_problem(reply["error"])  # only the first reply, sent before any student code ran
             self.load_error = reply["error"]
 
     def call(self, function: str, args: tuple, kwargs: dict, forbidden=(), probe: str | None = None,
@@ -197,6 +208,10 @@ class Worker:
         reply = self._receive(self.limits.call_seconds, f"running {function}()", budget)
         if not reply.get("ok"):
             error = reply["error"]
+            if isinstance(error, dict) and error.get("grader"):
+                # Claimed after the submission's code ran, so not to be believed as the grader's
+                # problem: the test fails, with what the worker said.
+                raise WorkerFailure(f"the worker could not run {function}(): {error.get('message', '')}")
             raise protocol.StudentError(function, error["type"], error["message"], error.get("traceback", ""),
                                         error.get("group", ""), error.get("limit"))
         if reply.get("mutated"):
@@ -298,6 +313,11 @@ class RemoteImpl:
 
         call.__name__ = name
         return call
+
+
+def _raise_grader_problem(error: dict) -> None:
+    if isinstance(error, dict) and error.get("grader"):
+        raise GraderProblem(str(error.get("message", "the worker reported a problem of the grader's")))
 
 
 def _describe_exit(status: int | None, during: str, limits: Limits) -> WorkerFailure:
