@@ -62,30 +62,32 @@ def _isolation(say, problems: list[str]) -> str | None:
     return chosen
 
 
-def _worker(folder: Path, gpu: bool):
-    from graders.sandbox import Limits, Worker
+def _round_trip(value, gpu: bool):
+    """Start a sandboxed worker on a probe module, ask where it runs and send ``value``
+    there and back. Returns (seconds to start, (device name, uuid, uid), answer)."""
+    from graders.sandbox import Limits, RemoteImpl, Worker
 
-    return Worker(folder, "probe", Limits(call_seconds=30), gpu=gpu)
+    with tempfile.TemporaryDirectory(prefix="nngrade-doctor-") as scratch:
+        (Path(scratch) / "probe.py").write_text(PROBE_MODULE)
+        started = time.monotonic()
+        with Worker(Path(scratch), "probe", Limits(call_seconds=30), gpu=gpu) as worker:
+            ready = time.monotonic() - started
+            impl = RemoteImpl(worker)
+            return ready, impl.where() if gpu else None, impl.round_trip(value)
 
 
 def _cpu_worker(say, problems: list[str], chosen: str | None) -> None:
     if chosen is None:
         return
-    from graders.sandbox import RemoteImpl
+    import numpy as np
 
-    with tempfile.TemporaryDirectory(prefix="nngrade-doctor-") as scratch:
-        (Path(scratch) / "probe.py").write_text(PROBE_MODULE)
-        try:
-            import numpy as np
-
-            started = time.monotonic()
-            with _worker(Path(scratch), gpu=False) as worker:
-                ready = time.monotonic() - started
-                answer = RemoteImpl(worker).round_trip(np.arange(3.0))
-            assert list(answer) == [1.0, 3.0, 5.0], answer
-            say(f"  a sandboxed worker started in {ready:.2f} s (the zygote's start included) and answered")
-        except Exception as error:  # noqa: BLE001 - the doctor reports, it does not crash
-            problems.append(f"a sandboxed worker could not be started or called: {type(error).__name__}: {error}")
+    try:
+        ready, _, answer = _round_trip(np.arange(3.0), gpu=False)
+        if list(answer) != [1.0, 3.0, 5.0]:
+            problems.append(f"a sandboxed worker's round trip came back wrong: {answer}")
+        say(f"  a sandboxed worker started in {ready:.2f} s (the zygote's start included) and answered")
+    except Exception as error:  # noqa: BLE001 - the doctor reports, it does not crash
+        problems.append(f"a sandboxed worker could not be started or called: {type(error).__name__}: {error}")
 
 
 def _gpu(say, problems: list[str], chosen: str | None) -> None:
@@ -118,27 +120,18 @@ def _gpu(say, problems: list[str], chosen: str | None) -> None:
     if chosen is None:
         return
     grader = torch.cuda.get_device_properties(0)
-    with tempfile.TemporaryDirectory(prefix="nngrade-doctor-") as scratch:
-        (Path(scratch) / "probe.py").write_text(PROBE_MODULE)
-        try:
-            from graders.sandbox import RemoteImpl
-
-            started = time.monotonic()
-            with _worker(Path(scratch), gpu=True) as worker:
-                ready = time.monotonic() - started
-                impl = RemoteImpl(worker)
-                name, uuid, uid = impl.where()
-                answer = impl.round_trip(torch.arange(3.0, device="cuda"))
-            if answer.device.type != "cuda" or answer.cpu().tolist() != [1.0, 3.0, 5.0]:
-                problems.append(f"the CUDA round trip came back wrong: {answer}")
-            same = str(getattr(grader, "uuid", "")) == uuid
-            say(f"  a sandboxed CUDA worker (uid {uid}) started in {ready:.2f} s, CUDA's own start included; "
-                f"a tensor went to {name} {uuid} and back")
-            if not same:
-                problems.append(f"the worker used GPU {uuid}, the grader {getattr(grader, 'uuid', '?')}: check "
-                                "CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER")
-        except Exception as error:  # noqa: BLE001 - the doctor reports, it does not crash
-            problems.append(f"a sandboxed CUDA worker failed: {type(error).__name__}: {error}")
+    try:
+        ready, (name, uuid, uid), answer = _round_trip(torch.arange(3.0, device="cuda"), gpu=True)
+    except Exception as error:  # noqa: BLE001 - the doctor reports, it does not crash
+        problems.append(f"a sandboxed CUDA worker failed: {type(error).__name__}: {error}")
+        return
+    if answer.device.type != "cuda" or answer.cpu().tolist() != [1.0, 3.0, 5.0]:
+        problems.append(f"the CUDA round trip came back wrong: {answer}")
+    say(f"  a sandboxed CUDA worker (uid {uid}) started in {ready:.2f} s, CUDA's own start included; "
+        f"a tensor went to {name} {uuid} and back")
+    if str(getattr(grader, "uuid", "")) != uuid:
+        problems.append(f"the worker used GPU {uuid}, the grader {getattr(grader, 'uuid', '?')}: check "
+                        "CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER")
 
 
 def _nvidia_smi(fields: str) -> list[str]:

@@ -565,7 +565,7 @@ def kill_descendants(deadline_seconds: float = 2.0, converge: bool = True) -> in
 
     me, killed, deadline = os.getpid(), 0, time.monotonic() + deadline_seconds
     while time.monotonic() < deadline:
-        below = _descendants(me)
+        below = descendants(me)
         if not below:
             break
         if not converge:
@@ -581,7 +581,8 @@ def kill_descendants(deadline_seconds: float = 2.0, converge: bool = True) -> in
     return killed
 
 
-def _descendants(ancestor: int) -> list[int]:
+def descendants(ancestor: int) -> list[int]:
+    """Every live process below ``ancestor``, found through /proc."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():

@@ -4,6 +4,8 @@ import time
 
 import pytest
 
+from conftest import alive
+
 from graders.protocol import StudentError
 from graders.sandbox import Limits, RemoteImpl, Worker, WorkerFailure
 
@@ -123,16 +125,10 @@ def _sleepers() -> list[str]:
     for entry in os.listdir("/proc"):
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                if cmdline.read() == b"sleep\x0031337\x00" and _alive(int(entry)):
+                if cmdline.read() == b"sleep\x0031337\x00" and alive(int(entry)):
                     found.append(entry)
         except (OSError, ValueError):
             pass
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
-from graders import bulk, engine, hidden, junit, render, submission
+from conftest import ROOT, alive
+from graders import bulk, engine, hidden, isolation, junit, render, submission
 
 
 def nngrade(*args, env=None, timeout=600):
@@ -161,39 +161,18 @@ def test_nothing_outlives_a_killed_grade_all(a2, tmp_path):
     deadline = time.monotonic() + 300
     while not list(out.glob("*/results.json")) and time.monotonic() < deadline:
         time.sleep(0.05)
-    family = _descendants(run.pid)
+    family = isolation.descendants(run.pid)
     assert len(family) >= 3  # pool processes, their zygotes, the resource tracker...
     run.send_signal(signal.SIGKILL)
     run.wait()
     deadline = time.monotonic() + 10
-    while [pid for pid in family if _alive(pid)] and time.monotonic() < deadline:
+    while [pid for pid in family if alive(pid)] and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert [pid for pid in family if _alive(pid)] == []
+    assert [pid for pid in family if alive(pid)] == []
 
 
-def _descendants(ancestor: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    children.setdefault(int(stat.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-            except OSError:
-                pass
-    found, frontier = [], [ancestor]
-    while frontier:
-        below = children.get(frontier.pop(), [])
-        found += below
-        frontier += below
-    return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 # --------------------------------------------------------------------------- one identity everywhere
