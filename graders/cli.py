@@ -317,6 +317,10 @@ def _report(args) -> int:
 
     if not args.folder.is_dir():
         raise FileNotFoundError(f"{args.folder} is not a folder")
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise FileNotFoundError("nngrade report draws its plots with matplotlib: pip install 'nngrade[report]'")
     target = report.write(args.folder, args.output)
     print(f"Report written to {target}")
     return 0
