@@ -56,6 +56,9 @@ UIDS_PER_PROCESS = 64
 INSIDE_UID = 1000  # the worker's uid inside its user namespace (non-root graders)
 
 OS_RUNTIME = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# The grader's choice of GPU and allocator settings reach the worker unchanged.
+GPU_VARIABLES = ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "PYTORCH_CUDA_ALLOC_CONF", "CUDA_MODULE_LOADING",
+                 "NVIDIA_VISIBLE_DEVICES")
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "alternatives")
 DEVICES = ("null", "zero", "full", "random", "urandom")
 
@@ -126,18 +129,25 @@ def _probe(candidate: str) -> str | None:
     if not sys.platform.startswith("linux"):
         return f"the {candidate} sandbox needs Linux"
     box = Box.create()
+    read_end, write_end = os.pipe()
+    spec = box.spec(candidate, identity(probe=True), processes=16, tmp_bytes=1 << 20)
+
+    def inside() -> None:
+        confine(spec)
+        _check_the_view(spec)
+
     try:
-        read_end, write_end = os.pipe()
         pid = os.fork()
-        if pid == 0:
+        if pid == 0:  # stands in for the zygote: a subreaper, so the worker comes back to it
             os.close(read_end)
             try:
-                spec = box.spec(candidate, identity(probe=True), processes=16, tmp_bytes=1 << 20)
+                adopt_orphans()
                 if candidate == NAMESPACE:
-                    enter_namespaces(spec, [write_end])
-                else:
-                    enter_landlock(spec)
-                _check_the_view(spec)
+                    worker, namespaces = spawn_in_namespaces(spec, inside, report_errors_to=write_end)
+                    _, status = os.waitpid(worker, 0)
+                    namespaces.end()
+                    os._exit(0 if status == 0 else 1)
+                inside()
                 os._exit(0)
             except BaseException as error:  # noqa: BLE001 - the reason is the probe's answer
                 os.write(write_end, _reason(error).encode()[:1000])
@@ -154,9 +164,12 @@ def _probe(candidate: str) -> str | None:
 
 
 def _reason(error: BaseException) -> str:
-    if isinstance(error, OSError) and error.errno in (errno.ENOSYS, errno.EOPNOTSUPP) and "landlock" in str(error):
+    text = (error.strerror if isinstance(error, OSError) and error.strerror else str(error)) or type(error).__name__
+    if isinstance(error, OSError) and error.errno in (errno.ENOSYS, errno.EOPNOTSUPP) and "landlock" in text:
         return "Landlock is not enabled in this kernel"
-    return str(error) or type(error).__name__
+    if text.startswith("unshare"):
+        return f"creating namespaces was refused ({text})"
+    return text
 
 
 def _check_the_view(spec: dict) -> None:
@@ -267,14 +280,21 @@ def gpu_devices() -> list[str]:
     return sorted(p for p in glob.glob("/dev/nvidia*") + glob.glob("/dev/nvidia-caps/*") if not os.path.isdir(p))
 
 
+def device_groups(spec: dict) -> list[int]:
+    """The groups a worker keeps: none, except those that own the GPU's device nodes when
+    it may use CUDA (nodes of mode 0660 are otherwise closed to a fresh uid)."""
+    if not spec.get("gpu"):
+        return []
+    return sorted({os.stat(path).st_gid for path in gpu_devices()} - {0})
+
+
 # --------------------------------------------------------------------------- the worker's side
 
-def confine(spec: dict, keep_fds: list[int]) -> None:
-    """Called in the fresh worker, before anything of the submission runs. At the
-    namespace level this process becomes the namespace's supervisor and never returns;
-    its grandchild (inside the namespaces) returns and goes on to serve."""
+def confine(spec: dict) -> None:
+    """Called in the fresh worker, before anything of the submission runs (at the
+    namespace level, inside the namespaces ``spawn_in_namespaces`` made for it)."""
     if spec["level"] == NAMESPACE:
-        enter_namespaces(spec, keep_fds)
+        _enter_root(spec)
     elif spec["level"] == LANDLOCK:
         enter_landlock(spec)
     if spec["level"] != NONE:
@@ -289,7 +309,73 @@ def no_network() -> None:
                                          socket_families=(socket.AF_UNIX,)))
 
 
-def enter_namespaces(spec: dict, keep_fds: list[int]) -> None:
+@dataclass
+class Namespaces:
+    """What holds a worker's namespaces open: their init (a ``cat`` reading a pipe this
+    process keeps). Ending it, or this process dying, makes the kernel kill every process
+    in them, however they forked, detached or renamed themselves."""
+
+    init: int
+    holder: int  # the pipe's write end
+
+    def end(self) -> None:
+        try:
+            os.kill(self.init, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            os.close(self.holder)
+        except OSError:
+            pass
+
+
+def spawn_in_namespaces(spec: dict, run, close_in_child=(), report_errors_to: int | None = None):
+    """Start ``run()`` in a process of its own inside new user (unless root), PID, mount,
+    network, IPC and UTS namespaces. Returns ``(pid, Namespaces)``; the worker is this
+    process's child once the short-lived process that made the namespaces has exited.
+
+    Two processes are forked from this (large) one: that maker, and the worker. The
+    namespaces' init is a small program, not a third copy: it only has to hold them."""
+    holder_read, holder_write = os.pipe()
+    report_read, report_write = os.pipe()
+    maker = os.fork()
+    if maker == 0:
+        for fd in (*close_in_child, holder_write, report_read):
+            os.close(fd)
+        try:
+            started = _make_namespaces(holder_read, spec["uid"])
+        except BaseException as error:  # noqa: BLE001 - reported to the caller, who decides
+            os.write(report_write, ("error " + _reason(error)).encode()[:1000])
+            os._exit(1)
+        if started is None:  # the worker
+            os.close(report_write)
+            try:
+                run()
+            except BaseException as error:  # noqa: BLE001
+                if report_errors_to is not None:
+                    os.write(report_errors_to, _reason(error).encode()[:1000])
+                os._exit(1)
+            os._exit(0)
+        os.write(report_write, " ".join(map(str, started)).encode())
+        os._exit(0)
+    os.close(holder_read)
+    os.close(report_write)
+    with os.fdopen(report_read, "rb") as report:
+        message = report.read().decode(errors="replace")
+    try:
+        os.waitpid(maker, 0)
+    except ChildProcessError:  # a SIGCHLD handler reaped it first
+        pass
+    if not message or message.startswith("error"):
+        os.close(holder_write)
+        raise OSError(errno.EPERM, message[len("error "):] or "the namespaces could not be made")
+    worker, init = map(int, message.split())
+    return worker, Namespaces(init, holder_write)
+
+
+def _make_namespaces(holder_read: int, spec_uid: int | None) -> tuple[int, int] | None:
+    """In the maker: unshare, start the init, fork the worker. Returns (worker, init) in
+    the maker, None in the worker."""
     as_root = os.geteuid() == 0
     uid, gid = os.getuid(), os.getgid()
     flags = sc.CLONE_NEWNS | sc.CLONE_NEWPID | sc.CLONE_NEWNET | sc.CLONE_NEWIPC | sc.CLONE_NEWUTS
@@ -298,66 +384,41 @@ def enter_namespaces(spec: dict, keep_fds: list[int]) -> None:
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"{INSIDE_UID} {uid} 1")
         _write("/proc/self/gid_map", f"{INSIDE_UID} {gid} 1")
-    status_read, status_write = os.pipe()
-    init = os.fork()
-    if init:
-        _supervise(init, status_read)
-    os.close(status_read)
-    sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
-    inside_uid = spec["uid"] if as_root else INSIDE_UID
-    _build_root(spec, inside_uid)
+    # PID 1 of the new namespace: reads the pipe until its writer (the zygote) closes it or
+    # dies. For a root grader it runs as the worker's uid, not as root (the saved uid lets
+    # this process take root back for the worker's mounts).
+    if as_root:
+        os.setresuid(spec_uid, spec_uid, 0)
+    init = os.posix_spawn(_INIT, ["nngrade-init"], {}, file_actions=[
+        (os.POSIX_SPAWN_DUP2, holder_read, 0), (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+        (os.POSIX_SPAWN_DUP2, 1, 2)])
+    if as_root:
+        os.setresuid(0, 0, 0)
+    os.close(holder_read)
+    worker = os.fork()
+    return None if worker == 0 else (worker, init)
+
+
+_INIT = next((p for p in ("/usr/bin/cat", "/bin/cat") if os.path.exists(p)), "/bin/cat")
+
+
+def _enter_root(spec: dict) -> None:
+    """In the worker, inside its namespaces: the allowlist as its filesystem, then no way
+    back to any privilege."""
+    as_root = os.geteuid() == 0
+    _build_root(spec, spec["uid"] if as_root else INSIDE_UID)
     socket.sethostname("nngrade")
     if as_root:
-        os.setgroups([])
+        os.setgroups(device_groups(spec))
         os.setresgid(spec["uid"], spec["uid"], spec["uid"])
         os.setresuid(spec["uid"], spec["uid"], spec["uid"])  # drops every capability
     else:
         sc.drop_capabilities()
     sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
-    # Counted per uid inside this user/PID namespace: this submission's processes alone.
-    resource.setrlimit(resource.RLIMIT_NPROC, (spec["processes"], spec["processes"]))
-    worker = os.fork()
-    if worker:
-        for fd in keep_fds:
-            os.close(fd)
-        _reap(worker, status_write)
-    os.close(status_write)
-
-
-def _supervise(init: int, status_read: int) -> None:
-    """Outside the namespaces: wait for its init and end the way the worker ended, so the
-    zygote (which reaps this process) can say why a worker died. Never returns."""
-    close_all_but([status_read])
-    chunks = []
-    while chunk := os.read(status_read, 64):
-        chunks.append(chunk)
-    _, status = os.waitpid(init, 0)
-    if chunks:
-        status = int(b"".join(chunks))
-    if os.WIFSIGNALED(status):
-        signum = os.WTERMSIG(status)
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        signal.signal(signum, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signum])
-        os.kill(os.getpid(), signum)
-        os._exit(128 + signum)
-    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
-
-
-def _reap(worker: int, status_write: int) -> None:
-    """PID 1 of the namespace: reap orphans until the worker ends, report its status, exit
-    (which makes the kernel kill everything else in the namespace). Never returns."""
-    sc.prctl(4, 0)  # PR_SET_DUMPABLE: the submission (same uid) may not ptrace its init
-    while True:
-        try:
-            pid, status = os.wait()
-        except ChildProcessError:
-            os._exit(0)
-        except InterruptedError:
-            continue
-        if pid == worker:
-            os.write(status_write, str(status).encode())
-            os._exit(0)
+    # Counted per uid inside this user/PID namespace: this submission's processes alone
+    # (and its init, for a normal user's grader).
+    allowed = spec["processes"] + (0 if as_root else 1)
+    resource.setrlimit(resource.RLIMIT_NPROC, (allowed, allowed))
 
 
 def _build_root(spec: dict, inside_uid: int) -> None:
@@ -434,7 +495,10 @@ def enter_landlock(spec: dict) -> None:
     # Rules are made before the uid changes: they hold open handles, and a fresh uid may not
     # reach a runtime under a private folder (which the probe then reports plainly).
     ruleset = sc.LandlockRuleset(abi)
-    for path in [*OS_RUNTIME, *runtime_paths(), *(f"/etc/{name}" for name in ETC_FILES)]:
+    # What the NVIDIA driver reads when CUDA starts (never /proc as a whole: other
+    # processes' command lines would show the batch's folder).
+    gpu_reads = ["/proc/driver/nvidia", "/proc/cpuinfo", "/proc/meminfo", "/sys"] if spec.get("gpu") else []
+    for path in [*OS_RUNTIME, *runtime_paths(), *(f"/etc/{name}" for name in ETC_FILES), *gpu_reads]:
         if os.path.exists(path):
             ruleset.allow(path, sc.LANDLOCK_READ)
     device_rights = sc.LANDLOCK_FILE_RIGHTS & ~1  # read, write, truncate, ioctl; not execute
@@ -443,7 +507,7 @@ def enter_landlock(spec: dict) -> None:
             ruleset.allow(path, device_rights)
     ruleset.allow(spec["workdir"], ruleset.handled)
     if spec["uid"] is not None:
-        os.setgroups([])
+        os.setgroups(device_groups(spec))
         os.setresgid(spec["uid"], spec["uid"], spec["uid"])
         os.setresuid(spec["uid"], spec["uid"], spec["uid"])
         allowed = spec["processes"]
@@ -492,17 +556,20 @@ def adopt_orphans() -> None:
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
 
 
-def kill_descendants(deadline_seconds: float = 2.0) -> int:
+def kill_descendants(deadline_seconds: float = 2.0, converge: bool = True) -> int:
     """Stop, then kill, every process below this one (a subreaper: orphans come back to
     it), round after round until none is left: a stopped process cannot fork, so a fork
-    chain cannot stay ahead. Returns how many were signalled."""
+    chain cannot stay ahead. ``converge=False``: one round, for processes that are all
+    in namespaces being torn down. Returns how many were signalled."""
     import time
 
     me, killed, deadline = os.getpid(), 0, time.monotonic() + deadline_seconds
     while time.monotonic() < deadline:
-        below = _descendants(me)
+        below = descendants(me)
         if not below:
             break
+        if not converge:
+            deadline = 0
         for signum in (signal.SIGSTOP, signal.SIGKILL):
             for pid in below:
                 try:
@@ -514,7 +581,8 @@ def kill_descendants(deadline_seconds: float = 2.0) -> int:
     return killed
 
 
-def _descendants(ancestor: int) -> list[int]:
+def descendants(ancestor: int) -> list[int]:
+    """Every live process below ``ancestor``, found through /proc."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():

@@ -43,7 +43,10 @@ def _confine(control_fd: int, output_fd: int, request: dict) -> None:
     os.setsid()  # its own process group, so the trusted side kills everything it spawns
     for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
         signal.signal(signum, signal.SIG_DFL)
-    isolation.die_with_parent()
+    if request["isolation"]["level"] != isolation.NAMESPACE:
+        # Inside namespaces the worker's first parent has already gone; it dies with the
+        # namespaces' init instead, which dies with the zygote.
+        isolation.die_with_parent()
     os.dup2(output_fd, 1)
     os.dup2(output_fd, 2)
     os.close(output_fd)
@@ -56,13 +59,14 @@ def _confine(control_fd: int, output_fd: int, request: dict) -> None:
     data_base = _data_size()  # read now: the sandbox may hide /proc
 
     spec = request["isolation"]
-    isolation.confine(spec, keep_fds=[control_fd])  # at the namespace level, returns inside it
+    isolation.confine(spec)
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     workdir = spec["workdir"]
     os.chdir(workdir)
+    gpu_settings = {name: os.environ[name] for name in isolation.GPU_VARIABLES if name in os.environ}
     os.environ.clear()
     os.environ.update({"HOME": workdir, "TMPDIR": workdir, "PATH": "/usr/bin:/bin",
-                       "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"})
+                       "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0", **gpu_settings})
 
     _limit(resource.RLIMIT_CPU, limits["cpu_seconds"])
     _limit(resource.RLIMIT_FSIZE, limits["file_bytes"])
@@ -115,12 +119,20 @@ class _Session:
 
 def _serve(sock, request: dict) -> None:
     session = _Session()
-    _reply(sock, session, _load(session, request["module"], request["workdir"]), drain=False)
+    problem = _start_cuda(request) if request["isolation"].get("gpu") else None
+    _reply(sock, session, problem or _load(session, request["module"], request["workdir"]), drain=False)
+    if problem:
+        return
     while True:
         try:
             message = protocol.read_message(sock, resolve_handle=session.resolve, build_generators=True)
         except EOFError:
             return
+        except protocol.ProtocolError as error:
+            # The trusted side's request is well formed: if it cannot be rebuilt here (the
+            # inputs cannot go to the GPU, say), say so rather than die without a word.
+            _reply(sock, session, _grader_problem(f"the worker could not take the test's inputs: {error}"))
+            continue
         if message.get("op") == "call":
             _reply(sock, session, _call(session, message["function"], message["args"], message["kwargs"],
                                         message.get("forbidden", ()), message.get("probe"), request["workdir"]))
@@ -136,8 +148,40 @@ def _reply(sock, session: _Session, reply: dict, drain: bool = True) -> None:
             reply["evidence"] = evidence
     try:
         protocol.write_message(sock, reply, make_handle=session.keep)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, RuntimeError) as error:  # RuntimeError: a CUDA error reading a result back
         protocol.write_message(sock, {"ok": False, "error": _describe_error(error, "sending the result")})
+
+
+def _grader_problem(message: str) -> dict:
+    return {"ok": False, "error": {"type": "GraderProblem", "message": message, "traceback": "", "grader": True}}
+
+
+def _start_cuda(request: dict) -> dict | None:
+    """Initialise CUDA before the student's module is imported, on its own time budget,
+    and bound the GPU memory this worker may take. A failure is the grader's problem."""
+    import time
+
+    started = time.monotonic()
+    try:
+        import torch
+
+        torch.cuda.init()
+        torch.empty(1, device="cuda")
+        total = torch.cuda.get_device_properties(0).total_memory
+        wanted = request["limits"].get("gpu_memory_bytes")
+        if wanted:
+            torch.cuda.set_per_process_memory_fraction(min(1.0, wanted / total))
+    except Exception as error:  # noqa: BLE001 - any failure: CUDA is unusable in this sandbox
+        return _grader_problem(f"CUDA could not be started in the sandboxed worker after "
+                               f"{time.monotonic() - started:.1f} s: {type(error).__name__}: {error}")
+    return None
+
+
+def _synchronize() -> None:
+    """Make a kernel's asynchronous CUDA error surface inside the call that launched it."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
 
 
 def _load(session: _Session, module_name: str, workdir: str) -> dict:
@@ -202,6 +246,7 @@ def _call(session: _Session, name: str, args: list, kwargs: dict, forbidden, pro
         with session.fence.watching(forbidden, [workdir]) as seen:
             try:
                 value = function(*args, **kwargs)
+                _synchronize()
             except BaseException as raised:  # noqa: BLE001 - report sys.exit() and the like, then go on
                 error = raised
     finally:
@@ -210,7 +255,11 @@ def _call(session: _Session, name: str, args: list, kwargs: dict, forbidden, pro
     error = seen.violation or error
     if error is not None:
         return {"ok": False, "error": _describe_error(error, f"calling {name}")}
-    return {"ok": True, "value": value, "mutated": watch.changed()}
+    try:
+        mutated = watch.changed()
+    except RuntimeError as raised:  # a CUDA error left behind, surfacing on the input check
+        return {"ok": False, "error": _describe_error(raised, f"checking the inputs of {name}")}
+    return {"ok": True, "value": value, "mutated": mutated}
 
 
 def _describe_error(error: BaseException, during: str) -> dict:
@@ -223,6 +272,8 @@ def _describe_error(error: BaseException, during: str) -> dict:
         message = f"could not start another process or thread while {during} (the worker's process limit)"
     elif limit == "memory_mb":
         message = f"ran out of memory while {during} (the worker's memory limit)"
+    elif limit == "gpu_memory_mb":
+        message = f"ran out of GPU memory while {during} (the worker's GPU memory limit)"
     else:
         message = str(error)
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
@@ -237,6 +288,8 @@ def _limit_behind(error: BaseException) -> str | None:
     if isinstance(error, BlockingIOError) or (
             isinstance(error, RuntimeError) and "can't start new thread" in str(error)):
         return "processes"
+    if type(error).__name__ == "OutOfMemoryError" and "CUDA" in str(error):
+        return "gpu_memory_mb"
     if isinstance(error, MemoryError) or (
             isinstance(error, RuntimeError) and "can't allocate memory" in str(error)):
         return "memory_mb"

@@ -6,7 +6,7 @@ worker per request. A request arrives on the control socket with two file descri
 attached: the worker's end of its own socket pair and the write end of its output pipe.
 CUDA is never initialised here, so a forked worker may still initialise it.
 
-Run as ``python -I -m graders.zygote CONTROL_FD``.
+Started by ``graders.sandbox.Zygote`` as ``python -s -P -c ... CONTROL_FD``.
 """
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ def serve(control: socket.socket) -> None:
             if len(exits) > 4096:
                 exits.pop(next(iter(exits)))
 
+    namespaces: dict[int, isolation.Namespaces] = {}
     signal.signal(signal.SIGCHLD, reap)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the grader's to handle
     while True:
@@ -74,17 +75,41 @@ def serve(control: socket.socket) -> None:
             control.sendall(json.dumps({"status": exits.get(request["pid"])}).encode())
             continue
         if request["op"] == "kill_leftovers":
-            control.sendall(json.dumps({"killed": isolation.kill_descendants()}).encode())
+            for held in namespaces.values():
+                held.end()  # the kernel kills everything inside
+            # Outside namespaces (and for the worker itself), a stop-and-kill sweep of every
+            # descendant; inside them it need not wait for processes already dying.
+            killed = isolation.kill_descendants(converge=not namespaces)
+            namespaces.clear()
+            control.sendall(json.dumps({"killed": killed}).encode())
             continue
-        pid = os.fork()
-        if pid == 0:
-            control.close()
-            from graders import worker
-
-            worker.run(fds[0], fds[1], request)
+        for fd in fds:
+            os.set_inheritable(fd, False)  # never into a namespace's init
+        try:
+            pid = _spawn(control, fds, request, namespaces)
+            reply = {"pid": pid}
+        except OSError as error:
+            reply = {"error": str(error)}
         for fd in fds:
             os.close(fd)
-        control.sendall(json.dumps({"pid": pid}).encode())
+        control.sendall(json.dumps(reply).encode())
+
+
+def _spawn(control: socket.socket, fds: list[int], request: dict, namespaces: dict) -> int:
+    from graders import worker
+
+    def run() -> None:
+        worker.run(fds[0], fds[1], request)
+
+    if request["isolation"]["level"] == isolation.NAMESPACE:
+        pid, held = isolation.spawn_in_namespaces(request["isolation"], run, close_in_child=[control.fileno()])
+        namespaces[pid] = held
+        return pid
+    pid = os.fork()
+    if pid == 0:
+        control.close()
+        run()
+    return pid
 
 
 def main() -> None:
