@@ -7,7 +7,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graders import __version__, guard, isolation, probes
+from graders import __version__, guard, isolation, probes, scan, tamper
 from graders.assignment import Assignment, reveals
 from graders.catalog import Entry
 from graders.compare import compare, exact_float32
@@ -39,6 +39,7 @@ class TestResult:
     crashed: bool = False  # the worker died or timed out during this test
     required: bool = False  # counts toward max_score even when not run (require_gpu)
     inputs: list[str] = field(default_factory=list)  # what the test sent (graders.inputs)
+    tampered: bool = False  # possible tampering was recorded while it ran: it scores 0
 
     @property
     def counts(self) -> bool:
@@ -60,6 +61,12 @@ class SubmissionResult:
     seconds: float = 0.0
     reveal: str = "messages"  # the assignment's reveal policy: how much feedback shows
     notes: list[str] = field(default_factory=list)  # about the submission itself (files left out)
+    evidence: list[tamper.Evidence] = field(default_factory=list)  # possible tampering, static and run time
+
+    @property
+    def flagged(self) -> bool:
+        """For a person to look at: something in or done by the submission may be tampering."""
+        return bool(self.evidence)
 
     @property
     def score(self) -> float:
@@ -83,9 +90,11 @@ class LocalImpl:
         self._forbidden_for = forbidden_for
 
     def probe(self, kind: str, target: str, *args):
-        rules = probes.rules_for(kind, self._forbidden_for(target))
-        return self._run(target, probes.run, (kind, getattr(self._module, target), *args), {}, rules,
-                         deep=probes.needs_deep_guard(kind))
+        groups = self._forbidden_for(target)
+        rules, inner = probes.rules_for(kind, groups), probes.inner_rules(kind, groups)
+        folder = [str(Path(self._module.__file__).parent)]
+        kwargs = {"inner": lambda: guard.watching(inner, folder)} if inner else {}
+        return self._run(target, probes.run, (kind, getattr(self._module, target), *args), kwargs, rules)
 
     def __getattr__(self, name: str):
         function = getattr(self._module, name)
@@ -95,10 +104,10 @@ class LocalImpl:
 
         return call
 
-    def _run(self, name, function, args, kwargs, rules, deep=False):
+    def _run(self, name, function, args, kwargs, rules):
         watcher = watch(function, args, kwargs)
         try:
-            with guard.watching(rules, [str(Path(self._module.__file__).parent)], deep) as seen:
+            with guard.watching(rules, [str(Path(self._module.__file__).parent)]) as seen:
                 value = function(*args, **kwargs)
         except guard.ForbiddenCall:
             pass
@@ -176,6 +185,7 @@ def grade(assignment: Assignment, submission: Path, student: str,
     finally:
         result.output = session.close()
         result.printed, result.output_capped = (session.printed_lines, session.printed_bytes), session.capped
+    result.evidence = scan.scan_submission(Path(submission), assignment) + session.evidence
     result.seconds = round(time.monotonic() - started, 3)
     return result
 
@@ -194,12 +204,16 @@ class _WorkerSession:
         self._output: list[str] = []
         self.printed_lines = self.printed_bytes = 0
         self.capped = False
+        self.evidence: list[tamper.Evidence] = []  # what the workers reported, in order
+        self.tampered_at_import = False  # then every test is affected
+        self._evidence_read = 0  # how much of the current worker's evidence is in self.evidence
 
     def impl(self) -> RemoteImpl:
         if self.load_error:
             raise SubmissionNotLoaded(self.load_error)
         if self.worker is None:
             try:
+                self._evidence_read = 0
                 self.worker = Worker(self.submission, self.assignment.module, self.assignment.limits, self.gpu,
                                      self.deadline)
             except WorkerFailure as failure:
@@ -220,6 +234,25 @@ class _WorkerSession:
 
     def crashed(self) -> None:
         self._retire()
+
+    def take_evidence(self) -> list[tamper.Evidence]:
+        """What the worker reported since the last look (untrusted data, checked on the way in)."""
+        if self.worker is None:
+            return []
+        fresh = []
+        for item in self.worker.evidence[self._evidence_read:]:
+            try:
+                fresh.append(tamper.Evidence.from_dict(item))
+            except ValueError:
+                fresh.append(tamper.Evidence("guard", "evidence the worker sent in a broken form", "", 0, "call"))
+        self._evidence_read = len(self.worker.evidence)
+        self.tampered_at_import = self.tampered_at_import or any(e.phase == "import" for e in fresh)
+        kept = set(self.evidence)
+        for item in fresh:  # what the submission is flagged with: each thing once, within a cap
+            if item not in kept and len(self.evidence) < tamper.MAX_RECORDS:
+                self.evidence.append(item)
+                kept.add(item)
+        return fresh
 
     def _retire(self) -> None:
         if self.worker is not None:
@@ -256,6 +289,16 @@ def _run_test(assignment: Assignment, spec: TestSpec, device: str, student: str,
         raise RuntimeError(f"the reference fails hidden test {spec.name} on {device}: {problem!r}")
     recorder = Recorder(impl)
     actual = _execute(spec, recorder, seed, device)
+    fresh = session.take_evidence()
+    if fresh or session.tampered_at_import:
+        also = ""  # what else went wrong (a limit hit, a crash) is still said
+        if isinstance(actual.error, WorkerFailure):
+            session.crashed()
+            also, test.limit, test.crashed = actual.error.message, actual.error.limit, True
+        elif actual.error is not None:
+            also, test.limit = _explain_error(actual.error), getattr(actual.error, "limit", None)
+        _tampered(test, fresh, also)
+        return
     unimplemented = isinstance(actual.error, StudentError) and actual.error.type_name in (
         "NotImplementedError", "MissingFunction")
     if reveals(assignment.reveal, "messages") and not unimplemented:
@@ -280,6 +323,17 @@ def _run_test(assignment: Assignment, spec: TestSpec, device: str, student: str,
         test.message = "\n".join(differences)
     test.diagnoses = _diagnose(assignment, spec, seed, device, actual, expected, tolerance,
                                assignment.reachable_from(recorder.functions))
+
+
+def _tampered(test: TestResult, fresh: list[tamper.Evidence], also: str = "") -> None:
+    """The test scores 0 and says why, in words that accuse nobody."""
+    what = sorted({tamper.KINDS[e.kind] for e in fresh if e.phase != "import"})
+    when = "while this test ran, your code " + "; ".join(what) if what else \
+        "when your module was imported, it did something the grader treats as possible tampering"
+    test.status, test.points, test.tampered = "failed", 0.0, True
+    test.message = (f"not scored: {when}. The grader cannot vouch for a result produced that way, so this "
+                    "test scores 0 and the submission is marked for a person to look at (see \"Integrity "
+                    "check\" in the feedback)." + (f"\nAlso: {also}" if also else ""))
 
 
 def _execute(spec: TestSpec, impl, seed: int, device: str) -> _Run:
