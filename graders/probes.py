@@ -79,8 +79,12 @@ def run(kind: str, function_class, inputs: tuple, grad_output=None, *, inner=Non
         leaves = tuple(x.detach().clone().requires_grad_(True) for x in inputs)
         from torch.autograd.gradcheck import GradcheckError
 
+        # On CUDA a backward that sums with atomics differs in the last bits run to run:
+        # allow that much, and no more (on the CPU the check stays exact).
+        nondeterminism = 1e-10 if any(x.is_cuda for x in leaves) else 0.0
         try:
-            return bool(torch.autograd.gradcheck(function_class.apply, leaves, raise_exception=True))
+            return bool(torch.autograd.gradcheck(function_class.apply, leaves, raise_exception=True,
+                                                 nondet_tol=nondeterminism))
         except GradcheckError:
             return False
     raise ValueError(f"unknown probe {kind!r}")
