@@ -92,3 +92,23 @@ def test_no_import_cycle_among_the_modules():
 
     for module in MODULES:
         visit(module)
+
+
+def test_a_numpy_assignment_never_imports_torch(a2, make_submission):
+    """Not in the grading process, not in the zygote, not in the worker: a second saved on
+    every cold start, and a NumPy-only grading image needs no torch at all."""
+    probe = a2.reference_source + "\nimport sys as _sys\ndef torch_loaded():\n    return 'torch' in _sys.modules\n"
+    run = subprocess.run([sys.executable, "-c", f"""
+import sys
+from pathlib import Path
+from graders import assignment, engine
+from graders.sandbox import RemoteImpl, Worker
+a2 = assignment.load("a2_numpy_mlp", Path({str(ROOT)!r}))
+result = engine.grade(a2, Path({str(make_submission('alice', {'mlp.py': probe}))!r}), "alice")
+assert result.score == result.max_score > 0, result.score
+with Worker(Path({str(make_submission('bob', {'mlp.py': probe}))!r}), "mlp", a2.limits, with_torch=False) as worker:
+    print("worker", RemoteImpl(worker).torch_loaded())
+print("grader", "torch" in sys.modules)
+"""], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["worker", "False", "grader", "False"]
