@@ -10,6 +10,7 @@ Started by ``graders.sandbox.Zygote`` as ``python -s -P -c ... CONTROL_FD``.
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -32,20 +33,30 @@ def warm_up(with_torch: bool = True) -> None:
         # One intra-op thread per worker: graders run many workers side by side, and a
         # forked child must not inherit a half-started thread pool.
         torch.set_num_threads(1)
-        # Functions torch wraps in _disable_dynamo import torch._dynamo on first call
-        # (1.5-3 s): once here, not inside a student's first timed call under the guard.
-        import torch._dynamo  # noqa: F401
+        # torch._dynamo is not imported (a second of start-up): neither the guard nor the
+        # courses' code reaches it. A submission calling something torch wraps in
+        # _disable_dynamo (an optimizer's step) imports it during that call, once per
+        # worker, within its call_seconds (tests/test_sandbox.py).
         from graders.compare import exact_float32
 
         exact_float32()  # workers inherit it: a student's float32 matmul stays float32
         from graders import guard
 
-        # The forbidden-API kernels at torch's dispatcher (half a second), registered once
-        # here and inherited by every worker; each worker takes the only handle on them.
+        # The forbidden-API kernels at torch's dispatcher, registered once here and
+        # inherited by every worker; each worker takes the only handle on them.
         guard.install()
     except ImportError:
         pass
     import graders.worker  # noqa: F401
+
+
+def freeze_heap() -> None:
+    """Keep the warm heap out of every worker's garbage collections: a worker's first full
+    collection would otherwise walk (and copy, page by page) all of torch's objects
+    (a quarter of a second, in the middle of some student's call)."""
+    gc.collect()
+    gc.freeze()
+    gc.enable()
 
 
 def serve(control: socket.socket) -> None:
@@ -119,7 +130,9 @@ def _spawn(control: socket.socket, fds: list[int], request: dict, namespaces: di
 def main() -> None:
     isolation.adopt_orphans()
     control = socket.socket(fileno=int(sys.argv[1]))
+    gc.disable()  # while importing: no collections of objects that all live on, no holes
     warm_up(with_torch=sys.argv[2:3] != ["numpy"])
+    freeze_heap()
     control.sendall(b'{"ready": true}')
     try:
         serve(control)  # returns when the grader hangs up or dies (even by kill -9)

@@ -132,3 +132,43 @@ def _sleepers() -> list[str]:
     return found
 
 
+
+
+WARM = """
+import gc
+import sys
+
+import torch
+
+def dynamo_loaded():
+    return "torch._dynamo" in sys.modules
+
+def optimizer_step():
+    w = torch.ones(1, requires_grad=True)
+    optimizer = torch.optim.SGD([w], lr=0.1)
+    (2 * w).sum().backward()
+    optimizer.step()  # torch wraps it in _disable_dynamo, which imports torch._dynamo
+    return w.item()
+
+def frozen_objects():
+    return gc.get_freeze_count()
+"""
+
+
+def test_torch_dynamo_is_left_to_the_call_that_needs_it(make_submission):
+    """The zygote does not import torch._dynamo (a second of every start); a call that
+    reaches it imports it inside the sandbox, under the guard, and is not flagged for it."""
+    with Worker(make_submission("s", {"warm.py": WARM}), "warm", Limits(call_seconds=60)) as worker:
+        assert worker.call("dynamo_loaded", (), {}) is False
+        assert worker.call("optimizer_step", (), {}, ["torch.sigmoid"]) == pytest.approx(0.8)
+        assert worker.call("dynamo_loaded", (), {}) is True
+        assert worker.evidence == ()
+
+
+@pytest.mark.parametrize("with_torch", [True, False])
+def test_a_worker_inherits_the_zygote_heap_frozen(make_submission, with_torch):
+    """Its garbage collections skip what the zygote imported: a full collection of torch's
+    objects (and the copy of every page it touches) would land in some student's call."""
+    source = WARM if with_torch else "import gc\n\ndef frozen_objects():\n    return gc.get_freeze_count()\n"
+    with Worker(make_submission("s", {"warm.py": source}), "warm", Limits(), with_torch=with_torch) as worker:
+        assert worker.call("frozen_objects", (), {}) > 10_000
