@@ -239,7 +239,10 @@ def _prepare(context: Context) -> assignments.Assignment:
         if "gpu" not in _state:  # a Dask worker: no pool initializer chose a GPU for it
             _state["gpu"] = gpus.pin(os.getpid()) if len(gpus.listed()) > 1 else None
         if _state.get("key") != key:
-            _state["assignment"], _state["key"] = _warm(_matching_assignment(context)), key
+            assignment = _matching_assignment(context)
+            if assignment.kind != "quiz":  # warming up beside _warm's imports
+                sandbox.shared_zygote(with_torch=assignment.framework == "torch", wait=False)
+            _state["assignment"], _state["key"] = _warm(assignment), key
         if _state["assignment"].kind != "quiz":
             sandbox.shared_zygote(with_torch=_state["assignment"].framework == "torch")
         return _state["assignment"]

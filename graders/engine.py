@@ -15,7 +15,7 @@ from graders.hidden import Fail, Inputs, TestSpec, derive_seed, mutation_failure
 from graders.inputs import Recorder
 from graders.mutation import watch
 from graders.protocol import StudentError
-from graders.sandbox import GraderProblem, RemoteImpl, SubmissionNotLoaded, Worker, WorkerFailure
+from graders.sandbox import GraderProblem, RemoteImpl, SubmissionNotLoaded, Worker, WorkerFailure, shared_zygote
 
 
 @dataclass
@@ -164,6 +164,8 @@ def grade(assignment: Assignment, submission: Path, student: str,
 
         return quiz.grade(assignment, Path(submission), student)
     started = time.monotonic()
+    # Warming up beside this process's own first imports (torch, to list the devices).
+    shared_zygote(assignment.framework == "torch", wait=False)
     result = SubmissionResult(student=student, assignment=assignment.name, status="graded",
                               reveal=assignment.reveal)
     present = available_devices(assignment)

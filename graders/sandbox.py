@@ -52,7 +52,10 @@ class WorkerFailure(Exception):
 # --------------------------------------------------------------------------- zygote
 
 class Zygote:
-    """A warm interpreter (numpy and torch imported) that forks workers on request."""
+    """A warm interpreter (numpy and torch imported) that forks workers on request.
+
+    Starting it returns at once; the first request waits until it is warm, so the caller's
+    own imports (torch, the hidden tests, the reference) overlap with the zygote's."""
 
     def __init__(self, start_timeout: float = 300.0, with_torch: bool = True):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -67,7 +70,18 @@ class Zygote:
         theirs.close()
         self._control = ours
         self._lock = threading.Lock()
-        self._control.settimeout(start_timeout)
+        self._start_timeout = start_timeout
+        self._ready = False
+
+    def wait_ready(self) -> None:
+        """Block until the zygote is warm (its first message); raise if it never will be."""
+        with self._lock:
+            self._await_ready()
+
+    def _await_ready(self) -> None:
+        if self._ready:
+            return
+        self._control.settimeout(self._start_timeout)
         try:
             ready = self._control.recv(1 << 16)
         except OSError:
@@ -76,9 +90,11 @@ class Zygote:
             self.close()
             raise RuntimeError("the worker zygote failed to start (could numpy and torch be imported?)")
         self._control.settimeout(30)
+        self._ready = True
 
     def spawn(self, request: dict, worker_fd: int, output_fd: int) -> int:
         with self._lock:
+            self._await_ready()
             socket.send_fds(self._control, [json.dumps({"op": "spawn", **request}).encode()],
                             [worker_fd, output_fd])
             reply = json.loads(self._control.recv(1 << 16))
@@ -91,6 +107,7 @@ class Zygote:
         deadline = time.monotonic() + wait
         while True:
             with self._lock:
+                self._await_ready()
                 self._control.sendall(json.dumps({"op": "status", "pid": pid}).encode())
                 status = json.loads(self._control.recv(1 << 16))["status"]
             if status is not None or time.monotonic() > deadline:
@@ -101,6 +118,7 @@ class Zygote:
         """SIGKILL every process left under the zygote: it adopts its workers' orphans,
         and it runs one worker at a time, so once that worker is closed all must go."""
         with self._lock:
+            self._await_ready()
             self._control.sendall(json.dumps({"op": "kill_leftovers"}).encode())
             self._control.recv(1 << 16)
 
@@ -120,9 +138,11 @@ _zygotes: dict[bool, Zygote] = {}
 _zygote_pid: int | None = None
 
 
-def shared_zygote(with_torch: bool = True) -> Zygote:
+def shared_zygote(with_torch: bool = True, wait: bool = True) -> Zygote:
     """This process's zygote (one with torch imported, one without for NumPy assignments),
-    started on first use, and again if it died or this process was forked."""
+    started on first use, and again if it died or this process was forked. ``wait=False``
+    starts it and returns at once: call it early, so that it warms up alongside whatever
+    this process does before its first worker."""
     global _zygote_pid
     if _zygote_pid != os.getpid():
         _zygotes.clear()
@@ -131,6 +151,8 @@ def shared_zygote(with_torch: bool = True) -> Zygote:
     if zygote is None or not zygote.alive():
         zygote = _zygotes[with_torch] = Zygote(with_torch=with_torch)
         atexit.register(zygote.close)
+    if wait:
+        zygote.wait_ready()
     return zygote
 
 

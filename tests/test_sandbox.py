@@ -172,3 +172,21 @@ def test_a_worker_inherits_the_zygote_heap_frozen(make_submission, with_torch):
     source = WARM if with_torch else "import gc\n\ndef frozen_objects():\n    return gc.get_freeze_count()\n"
     with Worker(make_submission("s", {"warm.py": source}), "warm", Limits(), with_torch=with_torch) as worker:
         assert worker.call("frozen_objects", (), {}) > 10_000
+
+
+def test_a_zygote_warms_up_while_its_starter_goes_on(monkeypatch):
+    """Starting one returns at once (the grader imports torch meanwhile); the first
+    request waits for it, and one that cannot start says so then."""
+    from graders.sandbox import Zygote
+
+    zygote = Zygote(with_torch=True)
+    try:
+        assert not zygote._ready  # importing torch takes the better part of a second
+        zygote.wait_ready()
+        assert zygote._ready and zygote.alive()
+    finally:
+        zygote.close()
+    monkeypatch.setattr("sys.executable", "/bin/false")
+    broken = Zygote(with_torch=False)
+    with pytest.raises(RuntimeError, match="zygote failed to start"):
+        broken.kill_leftovers()
