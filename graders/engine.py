@@ -7,7 +7,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graders import __version__, guard, isolation, probes, scan, tamper
+from graders import __version__, gpus, guard, isolation, probes, scan, tamper
 from graders.assignment import Assignment, reveals
 from graders.catalog import Entry
 from graders.compare import compare, exact_float32
@@ -129,10 +129,12 @@ class _Run:
 
 
 def available_devices(assignment=None) -> set[str]:
-    """The devices tests can run on here; for an assignment without CUDA tests just the
-    CPU, found without importing torch."""
+    """The devices tests can run on here; for an assignment without CUDA tests, or on a
+    machine with no GPU driver at all, just the CPU, found without importing torch."""
     devices = {"cpu"}
     if assignment is not None and "cuda" not in assignment.devices:
+        return devices
+    if not gpus.driver_present():
         return devices
     try:
         import torch

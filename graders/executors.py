@@ -59,30 +59,45 @@ class Executor:
         self.shutdown(cancel=kind is not None)
 
 
-def _start_pool_process(counter) -> None:
+def _start_pool_process(counter, zygotes=(), with_torch: bool = True) -> None:
     """Each pool process dies with grade-all, even a kill -9 of it (its zygote and workers
-    follow: the zygote ends when its grading process's socket closes), and takes the next
-    GPU in turn, before anything in it starts CUDA."""
-    from graders import gpus, isolation
+    follow: the zygote ends when its grading process's socket closes), takes the next
+    GPU in turn, before anything in it starts CUDA, and the zygote forked for that slot
+    by the batch's shared interpreter, where there is one."""
+    from graders import gpus, isolation, sandbox
 
     isolation.die_with_parent()
     with counter.get_lock():
         slot = counter.value
         counter.value += 1
     gpus.pin(slot)
+    for index, control in enumerate(zygotes):
+        if index == slot:
+            sandbox.adopt(control, with_torch)
+        else:
+            control.close()
 
 
 class LocalExecutor(Executor):
     """A process pool on this machine. Pool processes are spawned (they start clean, with
-    no inherited threads or CUDA state) and each warms its own zygote on its first task."""
+    no inherited threads or CUDA state). ``zygotes`` (a ``sandbox.SharedZygotes``): the
+    batch's warm interpreter, which forks each pool process its zygote; without it each
+    pool process starts its own on its first task."""
 
     name = "local"
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, zygotes=None):
+        from graders import gpus
+
         self.workers = workers
         context = get_context("spawn")
+        # One zygote per slot, asked for now: they are forked as soon as the shared
+        # interpreter is warm, while the pool processes start and import their own.
+        self._channels = [zygotes.connect({gpus.VARIABLE: gpus.choose(slot)} if gpus.choose(slot) else {})
+                          for slot in range(workers)] if zygotes is not None else []
+        initargs = (context.Value("i", 0), self._channels, zygotes.with_torch if zygotes else True)
         self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_pool_process,
-                                         initargs=(context.Value("i", 0),))
+                                         initargs=initargs)
 
     def submit(self, fn, *args):
         return self._pool.submit(fn, *args)
@@ -91,7 +106,11 @@ class LocalExecutor(Executor):
         return _futures_as_completed(futures)
 
     def shutdown(self, cancel: bool = False) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=cancel)
+        try:
+            self._pool.shutdown(wait=True, cancel_futures=cancel)
+        finally:
+            for control in self._channels:  # the pool processes' copies went with them
+                control.close()
 
 
 class DaskExecutor(Executor):
@@ -207,15 +226,17 @@ class RayExecutor(Executor):
             ray.shutdown()
 
 
-def start(kind: str, workers: int | None = None, scheduler: str | None = None, gpu: bool = False) -> Executor:
+def start(kind: str, workers: int | None = None, scheduler: str | None = None, gpu: bool = False,
+          zygotes=None) -> Executor:
     """An executor of ``kind`` ("local", "dask" or "ray"); ``workers`` defaults to the
     usable cores. ``scheduler`` is the address of an existing Dask or Ray cluster. ``gpu``:
-    the tasks grade CUDA tests (Ray then gives each task a share of a GPU)."""
+    the tasks grade CUDA tests (Ray then gives each task a share of a GPU). ``zygotes``:
+    a ``sandbox.SharedZygotes`` the local pool's processes take their zygotes from."""
     workers = max(1, workers or usable_cores())
     if kind == "local":
         if scheduler:
             raise ValueError("--scheduler needs --executor dask or ray")
-        return LocalExecutor(workers)
+        return LocalExecutor(workers, zygotes)
     if kind in ("dask", "ray"):
         try:
             if kind == "ray":

@@ -31,13 +31,29 @@ def listed() -> list[str]:
     return [line.strip() for line in run.stdout.splitlines() if line.strip()] if run.returncode == 0 else []
 
 
+def driver_present() -> bool:
+    """Whether a GPU could be usable here at all: a GPU listed (``listed``), or an NVIDIA
+    or AMD (ROCm) kernel driver loaded. False means torch.cuda.is_available() is False,
+    so the coordinator of a batch need not import torch (a second) to find that out."""
+    if os.environ.get(VARIABLE) is not None:
+        return bool(listed())
+    return any(os.path.exists(path) for path in _DRIVER_PATHS) or bool(listed())
+
+
+_DRIVER_PATHS = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/kfd")
+
+
 def pin(slot: int) -> str | None:
     """Give this process (and the zygote and workers it will start) one GPU, round robin
     by ``slot``. Call it before anything here starts CUDA. Returns the GPU chosen, or None
     where there is nothing to choose from."""
-    gpus = listed()
-    if not gpus:
-        return None
-    chosen = gpus[slot % len(gpus)]
-    os.environ[VARIABLE] = chosen
+    chosen = choose(slot)
+    if chosen is not None:
+        os.environ[VARIABLE] = chosen
     return chosen
+
+
+def choose(slot: int) -> str | None:
+    """The GPU ``pin(slot)`` gives, without giving it (for a zygote forked elsewhere)."""
+    gpus = listed()
+    return gpus[slot % len(gpus)] if gpus else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -57,21 +58,19 @@ class Zygote:
     Starting it returns at once; the first request waits until it is warm, so the caller's
     own imports (torch, the hidden tests, the reference) overlap with the zygote's."""
 
-    def __init__(self, start_timeout: float = 300.0, with_torch: bool = True):
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        root = str(Path(__file__).resolve().parent.parent)
-        bootstrap = f"import sys; sys.path.insert(0, {root!r}); from graders.zygote import main; main()"
-        # Not -I: its -E would ignore PYTHONHASHSEED. The environment is ours alone anyway
-        # (_clean_environment), and -s -P keep user site-packages and the cwd off sys.path.
-        self._process = subprocess.Popen(
-            [sys.executable, "-s", "-P", "-c", bootstrap, str(theirs.fileno()), "torch" if with_torch else "numpy"],
-            pass_fds=[theirs.fileno()], env=_clean_environment(), stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, start_new_session=True)
-        theirs.close()
-        self._control = ours
+    def __init__(self, start_timeout: float = 300.0, with_torch: bool = True,
+                 control: socket.socket | None = None):
+        """``control``: this process's socket to a zygote started elsewhere (forked for it
+        by the batch's ``SharedZygotes``) instead of starting one."""
+        if control is None:
+            self._process, control = _start_zygote_process(with_torch)
+        else:
+            self._process = None
+        self._control = control
         self._lock = threading.Lock()
         self._start_timeout = start_timeout
         self._ready = False
+        self.pid: int | None = None  # known once it is warm
 
     def wait_ready(self) -> None:
         """Block until the zygote is warm (its first message); raise if it never will be."""
@@ -90,6 +89,7 @@ class Zygote:
             self.close()
             raise RuntimeError("the worker zygote failed to start (could numpy and torch be imported?)")
         self._control.settimeout(30)
+        self.pid = json.loads(ready)["pid"]
         self._ready = True
 
     def spawn(self, request: dict, worker_fd: int, output_fd: int) -> int:
@@ -123,10 +123,19 @@ class Zygote:
             self._control.recv(1 << 16)
 
     def alive(self) -> bool:
-        return self._process.poll() is None
+        if self._process is not None:
+            return self._process.poll() is None
+        # Not this process's child: alive while it holds its end of the socket open.
+        if self._control.fileno() < 0:
+            return False
+        poller = select.poll()
+        poller.register(self._control, select.POLLHUP | select.POLLERR)
+        return not poller.poll(0)
 
     def close(self) -> None:
-        self._control.close()
+        self._control.close()  # a zygote ends when its grading process hangs up
+        if self._process is None:
+            return  # its parent, the batch's SharedZygotes, reaps it
         try:
             self._process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -134,8 +143,72 @@ class Zygote:
             self._process.wait()
 
 
+class SharedZygotes:
+    """One warm interpreter for a whole local batch, which forks a zygote for each grading
+    process: torch is imported once per batch instead of once per pool process, and each
+    forked zygote serves its process alone, exactly as one it had started itself.
+
+    ``connect(environment)`` returns the grading process's end of a new zygote's socket
+    (hand it to ``adopt``); it can be called at once, before the interpreter is warm."""
+
+    def __init__(self, with_torch: bool = True):
+        self.with_torch = with_torch
+        self._process, self._control = _start_zygote_process(with_torch, shared=True)
+        self._lock = threading.Lock()
+
+    def connect(self, environment: dict | None = None) -> socket.socket:
+        """``environment``: GPU variables (``isolation.GPU_VARIABLES``) for that zygote."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            with self._lock:
+                socket.send_fds(self._control, [json.dumps({"environment": environment or {}}).encode()],
+                                [theirs.fileno()])
+        finally:
+            theirs.close()
+        return ours
+
+    def close(self) -> None:
+        """Every zygote it forked ends with it, and whatever is left under them."""
+        self._control.close()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+
+def _start_zygote_process(with_torch: bool, shared: bool = False) -> tuple[subprocess.Popen, socket.socket]:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    root = str(Path(__file__).resolve().parent.parent)
+    bootstrap = f"import sys; sys.path.insert(0, {root!r}); from graders.zygote import main; main()"
+    # Not -I: its -E would ignore PYTHONHASHSEED. The environment is ours alone anyway
+    # (_clean_environment), and -s -P keep user site-packages and the cwd off sys.path.
+    command = [sys.executable, "-s", "-P", "-c", bootstrap, str(theirs.fileno()), "torch" if with_torch else "numpy"]
+    try:
+        process = subprocess.Popen(command + (["shared"] if shared else []), pass_fds=[theirs.fileno()],
+                                   env=_clean_environment(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   start_new_session=True)
+    except BaseException:
+        ours.close()
+        raise
+    finally:
+        theirs.close()
+    return process, ours
+
+
 _zygotes: dict[bool, Zygote] = {}
 _zygote_pid: int | None = None
+
+
+def adopt(control: socket.socket, with_torch: bool = True) -> None:
+    """Make the zygote at the other end of ``control`` (from ``SharedZygotes.connect``)
+    this process's, for the kind of assignment it was warmed for."""
+    global _zygote_pid
+    if _zygote_pid != os.getpid():
+        _zygotes.clear()
+        _zygote_pid = os.getpid()
+    _zygotes[with_torch] = zygote = Zygote(with_torch=with_torch, control=control)
+    atexit.register(zygote.close)
 
 
 def shared_zygote(with_torch: bool = True, wait: bool = True) -> Zygote:

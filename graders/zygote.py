@@ -128,13 +128,52 @@ def _spawn(control: socket.socket, fds: list[int], request: dict, namespaces: di
     return pid
 
 
-def main() -> None:
-    isolation.adopt_orphans()
-    control = socket.socket(fileno=int(sys.argv[1]))
-    gc.disable()  # while importing: no collections of objects that all live on, no holes
-    warm_up(with_torch=sys.argv[2:3] != ["numpy"])
-    freeze_heap()
-    control.sendall(b'{"ready": true}')
+def serve_zygotes(control: socket.socket) -> None:
+    """The batch's one warm interpreter: fork a zygote for each grading process that
+    asks (through the coordinator, with the zygote's end of that process's socket
+    attached), so that torch is imported once per batch rather than once per process.
+    Each forked zygote then serves its grading process alone, as if started for it."""
+    def reap(signum, frame):
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+
+    signal.signal(signal.SIGCHLD, reap)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            payload, fds, _, _ = socket.recv_fds(control, 1 << 16, 1)
+        except OSError:
+            return
+        if not payload:
+            return
+        if len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            continue
+        request = json.loads(payload)
+        pid = os.fork()
+        if pid == 0:
+            control.close()
+            _become_zygote(socket.socket(fileno=fds[0]), request.get("environment") or {})
+        os.close(fds[0])
+
+
+def _become_zygote(control: socket.socket, environment: dict) -> None:
+    """In a child of ``serve_zygotes``: serve one grading process, as ``main`` does."""
+    isolation.adopt_orphans()  # not inherited through fork
+    for name in isolation.GPU_VARIABLES:  # the GPU its grading process was given
+        if name in environment:
+            os.environ[name] = str(environment[name])
+    _serve_until_hung_up(control)
+
+
+def _serve_until_hung_up(control: socket.socket) -> None:
+    control.sendall(json.dumps({"ready": True, "pid": os.getpid()}).encode())
     status = 0
     try:
         serve(control)  # returns when the grader hangs up or dies (even by kill -9)
@@ -147,6 +186,24 @@ def main() -> None:
     # the grader would wait for.
     sys.stderr.flush()
     os._exit(status)
+
+
+def main() -> None:
+    """``python -c ... CONTROL_FD torch|numpy [shared]``: a zygote, or with ``shared`` the
+    batch's interpreter that forks one per grading process (``serve_zygotes``)."""
+    isolation.adopt_orphans()
+    control = socket.socket(fileno=int(sys.argv[1]))
+    gc.disable()  # while importing: no collections of objects that all live on, no holes
+    warm_up(with_torch=sys.argv[2:3] != ["numpy"])
+    freeze_heap()
+    if sys.argv[3:4] != ["shared"]:
+        _serve_until_hung_up(control)
+    try:
+        serve_zygotes(control)
+    finally:
+        isolation.kill_descendants()  # every zygote it forked, and everything under them
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -195,3 +195,26 @@ def test_bulk_grading_runs_the_cuda_tests(tmp_path, executor):
     assert all(row["tests_not_run"] == "0" for row in rows.values())
     assert float(rows["alice"]["score"]) == float(rows["alice"]["max_score"]) > 0
     assert all(float(rows[s]["score"]) < float(rows[s]["max_score"]) for s in ("bob", "carol", "dave"))
+
+
+def test_no_gpu_driver_means_cpu_only_without_importing_torch(monkeypatch):
+    """A batch's coordinator asks which devices there are; where no GPU could be usable it
+    is told without importing torch (a second of its start-up)."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    from graders import gpus
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert not gpus.driver_present()  # every GPU hidden
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-0")
+    assert gpus.driver_present()  # one listed: torch is asked
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    if gpus.driver_present():
+        pytest.skip("this machine has a GPU driver: torch is asked")
+    run = subprocess.run([sys.executable, "-c", "import sys; from graders import engine; "
+                          "print(sorted(engine.available_devices()), 'torch' in sys.modules)"],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    assert run.stdout.split() == ["['cpu']", "False"]

@@ -92,3 +92,33 @@ def test_executors_default_to_the_usable_cores_and_refuse_unknown_kinds():
         executors.start("slurm")
     with pytest.raises(ValueError, match="--scheduler needs"):
         executors.start("local", 1, scheduler="tcp://127.0.0.1:8786")
+
+
+def _zygote_of_this_process():
+    """(pool process, its zygote, that zygote's parent), from inside a pool process."""
+    import time
+
+    from graders import sandbox
+
+    zygote = sandbox.shared_zygote(with_torch=False)
+    time.sleep(0.2)  # so that both pool processes take some of the tasks
+    with open(f"/proc/{zygote.pid}/stat") as stat:
+        parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+    return os.getpid(), zygote.pid, parent
+
+
+def test_the_local_pool_takes_its_zygotes_from_one_shared_interpreter():
+    """numpy (or torch) is imported once for the batch, by the shared interpreter; each pool
+    process still has a zygote of its own, forked from it."""
+    from graders import sandbox
+
+    shared = sandbox.SharedZygotes(with_torch=False)
+    try:
+        with executors.start("local", 2, zygotes=shared) as pool:
+            futures = [pool.submit(_zygote_of_this_process) for _ in range(6)]
+            seen = {future.result() for future in futures}
+    finally:
+        shared.close()
+    assert len({process for process, _, _ in seen}) == 2
+    assert len({zygote for _, zygote, _ in seen}) == 2  # one each
+    assert {parent for _, _, parent in seen} == {shared._process.pid}

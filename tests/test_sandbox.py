@@ -190,3 +190,36 @@ def test_a_zygote_warms_up_while_its_starter_goes_on(monkeypatch):
     broken = Zygote(with_torch=False)
     with pytest.raises(RuntimeError, match="zygote failed to start"):
         broken.kill_leftovers()
+
+
+def test_zygotes_forked_by_one_interpreter_keep_to_their_own_workers(make_submission, monkeypatch):
+    """A batch's pool processes take their zygotes from one warm interpreter; each zygote
+    still answers for its own workers alone: closing one worker's zygote session kills
+    what that worker left, never another grading process's worker or what it started."""
+    from conftest import ROOT  # noqa: F401 - the tests folder is on sys.path
+    from graders import sandbox
+
+    monkeypatch.setattr(sandbox, "_zygotes", {})
+    shared = sandbox.SharedZygotes(with_torch=False)
+    try:
+        folder = make_submission("s", {"mod.py": MODULE})
+        sandbox.adopt(shared.connect(), with_torch=False)
+        first = Worker(folder, "mod", Limits(), with_torch=False)
+        sandbox.adopt(shared.connect(), with_torch=False)
+        second = Worker(folder, "mod", Limits(), with_torch=False)
+        assert first._zygote.pid != second._zygote.pid
+        assert {_parent(first._zygote.pid), _parent(second._zygote.pid)} == {shared._process.pid}
+        RemoteImpl(first).spawn_sleeper()
+        second.close()
+        assert _sleepers() and RemoteImpl(first).allocate(0.001) > 0  # untouched by the other's cleanup
+        first.close()
+        assert not _sleepers()
+        zygotes = (first._zygote, second._zygote)
+    finally:
+        shared.close()
+    assert not any(zygote.alive() or alive(zygote.pid) for zygote in zygotes)
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
