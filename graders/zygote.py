@@ -25,6 +25,7 @@ def warm_up(with_torch: bool = True) -> None:
     """Import what every worker needs once. ``with_torch=False`` (a NumPy assignment):
     torch is never imported, here or in the workers (a second of start-up saved)."""
     import numpy  # noqa: F401
+    import numpy.random  # noqa: F401 - numpy 2 loads it lazily; every hidden test's generator needs it
 
     try:
         if not with_torch:
@@ -51,6 +52,14 @@ def warm_up(with_torch: bool = True) -> None:
     import graders.worker  # noqa: F401
 
 
+def warm_up_more(with_torch: bool = True) -> None:
+    """What many workers would otherwise import in a student's call, too slow for the
+    first worker to wait for: autograd.grad and backward with a given gradient import
+    torch's symbolic shapes (and sympy), half a second, in every a5 worker."""
+    if with_torch:
+        import torch.fx.experimental.symbolic_shapes  # noqa: F401
+
+
 def freeze_heap() -> None:
     """Keep the warm heap out of every worker's garbage collections: a worker's first full
     collection would otherwise walk (and copy, page by page) all of torch's objects
@@ -60,7 +69,9 @@ def freeze_heap() -> None:
     gc.enable()
 
 
-def serve(control: socket.socket) -> None:
+def serve(control: socket.socket, when_idle=None) -> None:
+    """Answer the grading process until it hangs up. ``when_idle``: run once, after the
+    first worker is started (the zygote has nothing else to do while it runs)."""
     exits: dict[int, int] = {}
 
     def reap(signum, frame):
@@ -109,6 +120,9 @@ def serve(control: socket.socket) -> None:
         for fd in fds:
             os.close(fd)
         control.sendall(json.dumps(reply).encode())
+        if when_idle is not None:
+            when_idle, later = None, when_idle
+            later()
 
 
 def _spawn(control: socket.socket, fds: list[int], request: dict, namespaces: dict) -> int:
@@ -172,11 +186,11 @@ def _become_zygote(control: socket.socket, environment: dict) -> None:
     _serve_until_hung_up(control)
 
 
-def _serve_until_hung_up(control: socket.socket) -> None:
+def _serve_until_hung_up(control: socket.socket, when_idle=None) -> None:
     control.sendall(json.dumps({"ready": True, "pid": os.getpid()}).encode())
     status = 0
     try:
-        serve(control)  # returns when the grader hangs up or dies (even by kill -9)
+        serve(control, when_idle)  # returns when the grader hangs up or dies (even by kill -9)
     except BaseException:  # noqa: BLE001 - said on stderr, then the same end as any other
         traceback.print_exc()
         status = 1
@@ -193,11 +207,16 @@ def main() -> None:
     batch's interpreter that forks one per grading process (``serve_zygotes``)."""
     isolation.adopt_orphans()
     control = socket.socket(fileno=int(sys.argv[1]))
+    with_torch = sys.argv[2:3] != ["numpy"]
     gc.disable()  # while importing: no collections of objects that all live on, no holes
-    warm_up(with_torch=sys.argv[2:3] != ["numpy"])
-    freeze_heap()
+    warm_up(with_torch)
     if sys.argv[3:4] != ["shared"]:
-        _serve_until_hung_up(control)
+        freeze_heap()
+        # Ready for its first worker now; the rest is imported while that worker runs.
+        _serve_until_hung_up(control, lambda: (gc.disable(), warm_up_more(with_torch), freeze_heap()))
+    # The zygotes it forks inherit everything: no worker of the batch imports it again.
+    warm_up_more(with_torch)
+    freeze_heap()
     try:
         serve_zygotes(control)
     finally:

@@ -152,6 +152,14 @@ def optimizer_step():
 
 def frozen_objects():
     return gc.get_freeze_count()
+
+def imported_by_common_calls():
+    before = set(sys.modules)
+    import numpy.random
+    numpy.random.default_rng(0).normal(size=3)
+    x = torch.ones(3, requires_grad=True)
+    torch.autograd.grad((2 * x).sum(), x, torch.tensor(1.0))  # imports symbolic shapes and sympy
+    return sorted(set(sys.modules) - before)
 """
 
 
@@ -163,6 +171,16 @@ def test_torch_dynamo_is_left_to_the_call_that_needs_it(make_submission):
         assert worker.call("optimizer_step", (), {}, ["torch.sigmoid"]) == pytest.approx(0.8)
         assert worker.call("dynamo_loaded", (), {}) is True
         assert worker.evidence == ()
+
+
+def test_a_worker_finds_what_common_calls_import_already_imported(make_submission):
+    """numpy.random and what autograd.grad imports (half a second) come with the zygote,
+    not in some student's call: the zygote imports the slow part while its first worker runs."""
+    folder = make_submission("s", {"warm.py": WARM})
+    with Worker(folder, "warm", Limits(call_seconds=60)):
+        pass
+    with Worker(folder, "warm", Limits(call_seconds=60)) as worker:
+        assert worker.call("imported_by_common_calls", (), {}) == []
 
 
 @pytest.mark.parametrize("with_torch", [True, False])
