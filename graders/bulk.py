@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import gc
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -416,8 +417,12 @@ def _grade_jobs(jobs, context, assignment, out, executor, workers, scheduler, do
         if pool.ships_files:
             jobs = [dataclasses.replace(j, files=_shipped(Path(j.folder))) for j in jobs]
         futures = {pool.submit(grade_one, context, job): job for job in jobs}
+        flight = InFlight([job.student for job in jobs], pool.workers or workers)
+        _show_in_flight(progress, flight)
         for future in pool.as_completed(futures):
             job = futures[future]
+            flight.finish(job.student)
+            _show_in_flight(progress, flight)
             try:
                 outcome = future.result()
             except Exception as error:  # noqa: BLE001 - the executor lost the task (worker died, ...)
@@ -433,6 +438,36 @@ def _grade_jobs(jobs, context, assignment, out, executor, workers, scheduler, do
                 last_csv = time.monotonic()
             if progress:
                 progress.update(outcome, len(done), total)
+
+
+class InFlight:
+    """Which submissions are being graded now. Executors start tasks in the order they
+    were submitted, so those are the first ``workers`` of the submissions not yet done."""
+
+    def __init__(self, students: list[str], workers: int):
+        self._order = students
+        self._workers = max(1, workers)
+        self._finished: set[str] = set()
+        self._first = 0  # every submission before this one is finished
+
+    def finish(self, student: str) -> None:
+        self._finished.add(student)
+        while self._first < len(self._order) and self._order[self._first] in self._finished:
+            self._first += 1
+
+    def students(self) -> list[str]:
+        found = []
+        for student in itertools.islice(self._order, self._first, None):
+            if student not in self._finished:
+                found.append(student)
+                if len(found) == self._workers:
+                    break
+        return found
+
+
+def _show_in_flight(progress, flight: InFlight) -> None:
+    if progress is not None and hasattr(progress, "in_flight"):
+        progress.in_flight(flight.students())
 
 
 # --------------------------------------------------------------------------- what the user sees
@@ -451,6 +486,7 @@ class ConsoleProgress:
         self._started = time.monotonic()
         self._step = 1
         self._next_line = 0
+        self._in_flight: list[str] = []
         self.how = ""
 
     def begin(self, total: int, reused: int, how: str) -> None:
@@ -484,10 +520,24 @@ class ConsoleProgress:
         if self._bar is not None:
             self._bar.update(self._task, completed=done, status=self._status())
         elif done >= self._next_line or done == total:
+            grading = f"; grading {self._names()}" if self._in_flight and done < total else ""
             self._line(f"[{done}/{total}] {100 * done // max(total, 1)}% done, {self._status()}, "
-                       f"{time.monotonic() - self._started:.1f} s")
+                       f"{time.monotonic() - self._started:.1f} s{grading}")
             while self._next_line <= done:
                 self._next_line += self._step
+
+    def in_flight(self, students: list[str]) -> None:
+        """The submissions being graded now (a slow or stuck one shows by name)."""
+        self._in_flight = list(students)
+        if self._bar is not None:
+            from rich.markup import escape  # a folder named "[bold]x" is a name, not markup
+
+            self._bar.update(self._task, description=escape(f"grading {self._names()}") if students else "grading")
+
+    def _names(self, shown: int = 3) -> str:
+        names = [render.printable(student) for student in self._in_flight[:shown]]
+        more = len(self._in_flight) - shown
+        return ", ".join(names) + (f" and {more} more" if more > 0 else "")
 
     def end(self) -> None:
         if self._bar is not None:

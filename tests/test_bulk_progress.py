@@ -69,3 +69,66 @@ def test_scheduler_without_a_distributed_executor_is_refused():
     run = subprocess.run([sys.executable, "-m", "graders.cli", "grade-all", "a2_numpy_mlp", ".", "--out", "/tmp/x",
                           "--scheduler", "tcp://127.0.0.1:8786"], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 2 and "--scheduler needs --executor dask or ray" in run.stderr
+
+
+def test_in_flight_are_the_first_unfinished_submissions_in_the_order_given():
+    flight = bulk.InFlight(["a", "b", "c", "d", "e"], workers=2)
+    assert flight.students() == ["a", "b"]
+    flight.finish("b")  # finished out of order: a is still being graded, c has started
+    assert flight.students() == ["a", "c"]
+    flight.finish("a")
+    assert flight.students() == ["c", "d"]
+    for student in "cde":
+        flight.finish(student)
+    assert flight.students() == []
+
+
+def test_the_display_names_the_submissions_being_graded():
+    stream = io.StringIO()
+    progress = bulk.ConsoleProgress(stream)
+    outcomes = _outcomes(9)
+    progress.begin(len(outcomes), 0, "local, 2 workers")
+    for done, outcome in enumerate(outcomes, start=1):
+        progress.in_flight([f"s{done:03d}", f"s{done + 1:03d}"] if done < len(outcomes) else [])
+        progress.update(outcome, done, len(outcomes))
+    progress.end()
+    lines = stream.getvalue().splitlines()
+    assert lines[1].endswith("; grading s001, s002") and "grading" not in lines[-1].split(",")[-1]
+
+    stream = io.StringIO()
+    progress = bulk.ConsoleProgress(stream, force_terminal=True)
+    progress.begin(3, 0, "local, 4 workers")
+    progress.in_flight(["[bold]mallory", "bob", "carol", "dave"])
+    progress._bar.refresh()
+    progress.end()
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue())
+    assert "grading [bold]mallory, bob, carol and 1 more" in shown  # the name as it is, not markup
+
+
+def test_grade_all_names_each_submission_in_flight_before_it_is_done(a2, tmp_path):
+    root = tmp_path / "subs"
+    for student in ("alice", "bob", "carol", "dave", "erin"):
+        (root / student).mkdir(parents=True)
+        (root / student / "mlp.py").write_text(a2.reference_source)
+
+    class Recorder:
+        def __init__(self):
+            self.seen, self.named_before_done, self.most = [], [], 0
+
+        def begin(self, total, reused, how):
+            pass
+
+        def in_flight(self, students):
+            self.seen.append(list(students))
+            self.most = max(self.most, len(students))
+
+        def update(self, outcome, done, total):
+            self.named_before_done.append(any(outcome.student in names for names in self.seen))
+
+        def end(self):
+            pass
+
+    recorder = Recorder()
+    bulk.grade_all("a2_numpy_mlp", root, tmp_path / "out", workers=2, progress=recorder)
+    assert recorder.named_before_done == [True] * 5
+    assert recorder.most == 2 and recorder.seen[0] == ["alice", "bob"] and recorder.seen[-1] == []
