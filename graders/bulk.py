@@ -420,7 +420,7 @@ def _grade_jobs(jobs, context, assignment, out, executor, workers, scheduler, do
         flight = InFlight([job.student for job in jobs], pool.workers or workers)
         _show_in_flight(progress, flight)
         for future in pool.as_completed(futures):
-            job = futures[future]
+            job = futures.pop(future)  # nothing of a finished task is kept but its row
             flight.finish(job.student)
             _show_in_flight(progress, flight)
             try:

@@ -92,7 +92,7 @@ def encode(value, *, make_handle=None) -> tuple[bytes, list[memoryview]]:
         if isinstance(item, float):
             return {"$float": repr(item)} if item != item or item in (float("inf"), float("-inf")) else item
         if isinstance(item, np.ndarray):
-            return _array(item, "numpy", "cpu", item.dtype.name)
+            return _array(item, "numpy", "cpu", _dtype_name(item.dtype))
         if _is_tensor(item):
             return _tensor(item)
         if isinstance(item, GeneratorState):
@@ -114,7 +114,7 @@ def encode(value, *, make_handle=None) -> tuple[bytes, list[memoryview]]:
         return {"$handle": make_handle(item), "type": type(item).__name__}
 
     def _array(array, lib, device, dtype_name):
-        wire_dtype = array.dtype.name
+        wire_dtype = _dtype_name(array.dtype)
         if wire_dtype not in NUMERIC_DTYPES:
             if make_handle is None:
                 raise TypeError(f"cannot send an array of dtype {wire_dtype}")
@@ -141,6 +141,18 @@ def encode(value, *, make_handle=None) -> tuple[bytes, list[memoryview]]:
 
     header = walk(value)
     return json.dumps(header, allow_nan=False).encode(), buffers
+
+
+_DTYPE_NAMES: dict = {}  # numpy's dtype.name is a slow Python property, read for every array sent
+
+
+def _dtype_name(dtype) -> str:
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = dtype.name
+        if name in NUMERIC_DTYPES:  # a fixed few: the cache cannot grow with what a worker sends
+            _DTYPE_NAMES[dtype] = name
+    return name
 
 
 def _is_tensor(item) -> bool:
