@@ -177,6 +177,7 @@ def grade(assignment: Assignment, submission: Path, student: str,
         if session.load_error:
             result.status, result.message = "not_loaded", session.load_error
         else:
+            _keep_supported_diagnoses(assignment, [test for _, test in ran])
             _explain_cascades(assignment, ran, student, session, started)
         result.notes += session.notes
     finally:
@@ -324,15 +325,15 @@ _PLAIN_WARNINGS = re.compile(r"(overflow|underflow|divide by zero|invalid value)
 def _warning_lines(found: list, reveal: str) -> list[str]:
     """One line per distinct warning the student's code raised: its kind, where, and (when
     it cannot leak an input) its text."""
-    lines = []
+    counts: dict[str, int] = {}
     for item in found:
         category, text = str(item.get("category", "Warning"))[:80], str(item.get("message", ""))[:300]
         where, count = str(item.get("where", ""))[:200], item.get("count", 1)
         if not (_PLAIN_WARNINGS.match(text) or reveals(reveal, "inputs")):
             text = "(its text is not shown: it could contain the hidden inputs)"
-        times = f" ({count} times)" if isinstance(count, int) and count > 1 else ""
-        lines.append(f"{category}{f' at {where}' if where else ''}: {text}{times}")
-    return list(dict.fromkeys(lines))
+        line = f"{category}{f' at {where}' if where else ''}: {text}"
+        counts[line] = counts.get(line, 0) + (count if isinstance(count, int) and count > 0 else 1)
+    return [line + (f" ({times} times)" if times > 1 else "") for line, times in counts.items()]
 
 
 def _execute(spec: TestSpec, impl, seed: int, device: str) -> _Run:
@@ -371,6 +372,21 @@ def _diagnose(assignment: Assignment, spec: TestSpec, seed: int, device: str,
         if _same_behaviour(actual, wrong, expected, tolerance):
             found.append(Diagnosis(entry.id, entry.explanation))
     return found
+
+
+def _keep_supported_diagnoses(assignment: Assignment, tests: list[TestResult]) -> None:
+    """Drop a diagnosis whose mistake lies in a function of another task that passed all
+    its tests on that device: the student's version of it is right, so it is not the cause
+    (a composite's "gradients do not match" reads the same whichever layer is wrong)."""
+    target = {entry.id: entry.target for entry in assignment.mistakes}
+    failed = {(test.task, test.device) for test in tests if test.status == "failed"}
+
+    def supported(test: TestResult, diagnosis: Diagnosis) -> bool:
+        tasks = {task.id for task in assignment.tasks.values() if target.get(diagnosis.id) in task.functions}
+        return not tasks or test.task in tasks or any((task, test.device) in failed for task in tasks)
+
+    for test in tests:
+        test.diagnoses = [d for d in test.diagnoses if supported(test, d)]
 
 
 def _same_behaviour(actual: _Run, wrong: _Run, expected: _Run, tolerance) -> bool:
