@@ -78,6 +78,11 @@ class Assignment:
     _modules: dict = field(default_factory=dict, repr=False)
     kind = "code"  # a quiz is a graders.quiz.Quiz, kind "quiz"
 
+    @property
+    def submission_file(self) -> str:
+        """The file a submission must hold."""
+        return f"{self.module}.py"
+
     # ----------------------------------------------------------------- the reference
 
     @cached_property

@@ -11,9 +11,11 @@ are all unchanged since its results.json was written, so an interrupted batch re
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import math
+import os
 import shutil
 import socket
 import statistics
@@ -26,7 +28,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from graders import __version__, assignment as assignments, engine, executors, guard, isolation, render, sandbox, submission
+from graders import (__version__, assignment as assignments, engine, executors, gpus, guard, isolation, render, sandbox,
+                     submission)
+from graders.hidden import seed_secret
+from graders.submission import BatchError
 
 SKIPPED_NAMES = {"__MACOSX", "__pycache__"}
 CSV_EVERY_SECONDS = 1.0  # grades.csv is rewritten at most this often (and at the end)
@@ -62,41 +67,97 @@ class Job:
     folder: str
     key: str  # the resume key written into results.json
     files: tuple[tuple[str, bytes], ...] | None = None
+    identity: str | None = None  # who the student is for seeding (roster, metadata), if not the name
 
 
-def find_submissions(root: Path) -> dict[str, Path]:
+MAX_ZIP_ENTRIES = 200_000
+MAX_ZIP_BYTES = 4 << 30
+
+
+def open_batch(root: Path, expected: str) -> tuple[Path, tempfile.TemporaryDirectory | None]:
+    """The folder whose sub-folders are the submissions: ``root`` itself, the inside of a
+    zip of it, or of any wrapper folders around it (``wrap/subs/alice/...``). A zip is
+    checked entry by entry (count, sizes) before a byte is extracted."""
+    if not root.exists():
+        raise BatchError(f"{root} does not exist")
+    holder = None
+    folder = root
+    if root.is_file():
+        if not zipfile.is_zipfile(root):
+            raise BatchError(f"{root} is a file but not a zip archive: give a folder of submission folders, "
+                             "or a zip of one")
+        holder = tempfile.TemporaryDirectory(prefix="nngrade-zip-")
+        try:
+            _extract_checked(root, Path(holder.name))
+        except BaseException:
+            holder.cleanup()
+            raise
+        folder = Path(holder.name)
+    while True:
+        entries = _visible(folder)
+        if (folder / expected).is_file():
+            if holder:
+                holder.cleanup()
+            raise BatchError(f"{root} holds {expected} itself: it is one submission, not a folder of them; "
+                             "grade it with `nngrade grade`, or give the folder that holds the submissions")
+        if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink() and \
+                not (entries[0] / expected).exists():
+            folder = entries[0]  # a wrapper around the submissions (a zip's top folder, say)
+            continue
+        if not any(entry.is_dir() for entry in entries):
+            if holder:
+                holder.cleanup()
+            raise BatchError(f"{root} holds no submission folders (each student's work goes in a folder of its own)")
+        return folder, holder
+
+
+def _extract_checked(archive_path: Path, target: Path) -> None:
+    with zipfile.ZipFile(archive_path) as archive:
+        entries = archive.infolist()
+        if len(entries) > MAX_ZIP_ENTRIES:
+            raise BatchError(f"{archive_path} holds {len(entries)} entries, more than {MAX_ZIP_ENTRIES}")
+        for entry in entries:
+            if entry.file_size > submission.MAX_BYTES:
+                raise BatchError(f"{archive_path}: {entry.filename!r} unpacks to {entry.file_size >> 20} MiB, more "
+                                 f"than a submission may hold ({submission.MAX_BYTES >> 20} MiB)")
+        total = sum(entry.file_size for entry in entries)
+        if total > MAX_ZIP_BYTES:
+            raise BatchError(f"{archive_path} unpacks to {total >> 20} MiB, more than {MAX_ZIP_BYTES >> 20} MiB")
+        # zipfile reads no further than each entry's declared size, so the checks above hold.
+        archive.extractall(target)
+
+
+def find_submissions(root: Path, expected: str) -> dict[str, Path]:
     """Student name -> folder: every visible sub-folder of ``root`` (GitHub Classroom's clone
     layout, or a Gradescope export's ``submission_*`` folders). A sub-folder that is a
     symbolic link is listed too, so that grading refuses it by name rather than skip it."""
     if not root.is_dir():
-        raise FileNotFoundError(f"{root} is not a folder of submissions")
+        raise BatchError(f"{root} is not a folder of submissions")
     found = {}
-    for path in sorted(root.iterdir()):
-        if path.name.startswith(".") or path.name in SKIPPED_NAMES:
-            continue
+    for path in _visible(root):
         if path.is_symlink():
             found[path.name] = path
         elif path.is_dir():
-            found[path.name] = _unwrap(path)
+            found[path.name] = unwrap_submission(path, expected)
+    if not found:
+        raise BatchError(f"{root} holds no submission folders")
     return found
 
 
-def unpack_if_zip(root: Path) -> tuple[Path, tempfile.TemporaryDirectory | None]:
-    if root.is_file() and zipfile.is_zipfile(root):
-        holder = tempfile.TemporaryDirectory(prefix="nngrade-zip-")
-        with zipfile.ZipFile(root) as archive:
-            archive.extractall(holder.name)
-        return _unwrap(Path(holder.name)), holder
-    return root, None
+def _visible(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.name not in SKIPPED_NAMES and not p.name.startswith("."))
 
 
-def _unwrap(folder: Path) -> Path:
-    """A folder holding nothing but one folder (a zip's top level) stands for that folder;
-    never through a link."""
-    entries = [p for p in folder.iterdir() if p.name not in SKIPPED_NAMES and not p.name.startswith(".")]
-    if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink():
-        return _unwrap(entries[0])
+def unwrap_submission(folder: Path, expected: str) -> Path:
+    """A submission folder holding nothing but one folder (a repository inside a Gradescope
+    export's folder) stands for that folder, unless it holds the ``expected`` file (the
+    module, or answers.toml) itself; never through a link."""
+    entries = _visible(folder)
+    if not (folder / expected).exists() and len(entries) == 1 and entries[0].is_dir() \
+            and not entries[0].is_symlink():
+        return unwrap_submission(entries[0], expected)
     return folder
+
 
 
 def content_hash(folder: Path) -> str:
@@ -124,6 +185,31 @@ def assignment_fingerprint(assignment: assignments.Assignment) -> str:
     return digest.hexdigest()
 
 
+def grading_fingerprint(assignment: assignments.Assignment, devices) -> str:
+    """Everything besides the submission that decides its grade: the assignment, the
+    grader's own code (not its version string, which a fix does not change), the devices
+    asked for and present, the numpy/torch versions and the isolation level. A change to
+    any of them regrades on resume."""
+    import importlib.metadata
+
+    digest = hashlib.sha256(assignment_fingerprint(assignment).encode())
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    present = sorted(engine.available_devices()) if "cuda" in assignment.devices else ["cpu"]
+    versions = []
+    for name in ("numpy", "torch"):
+        try:
+            versions.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{name} absent")
+    level = isolation.level() if assignment.kind != "quiz" else "quiz"
+    facts = [f"devices asked {sorted(devices) if devices else 'all'}", f"devices present {present}", *versions,
+             f"isolation {level}", f"seed secret {hashlib.sha256(seed_secret().encode()).hexdigest()[:16]}"]
+    digest.update("\n".join(facts).encode())
+    return digest.hexdigest()
+
+
 # --------------------------------------------------------------------------- in a worker process
 
 _state: dict = {}
@@ -139,7 +225,7 @@ def grade_one(context: Context, job: Job) -> Graded:
     try:
         assignment = _prepare(context)
         with _grading_lock, _materialized(job) as folder:
-            result = engine.grade(assignment, folder, job.student, context.devices)
+            result = engine.grade(assignment, folder, job.student, context.devices, identity=job.identity)
     except Exception as error:  # noqa: BLE001 - one broken grading must not stop the batch
         return Graded(job.student, _error_row(context.name, job.student), error=f"{type(error).__name__}: {error}")
     return Graded(job.student, render.csv_row(result), seconds=result.seconds, result=result)
@@ -150,6 +236,8 @@ def _prepare(context: Context) -> assignments.Assignment:
     ready before the submission's own clock starts."""
     with _prepare_lock:
         key = (context.name, context.root, context.fingerprint)
+        if "gpu" not in _state:  # a Dask worker: no pool initializer chose a GPU for it
+            _state["gpu"] = gpus.pin(os.getpid()) if len(gpus.listed()) > 1 else None
         if _state.get("key") != key:
             _state["assignment"], _state["key"] = _warm(_matching_assignment(context)), key
         sandbox.shared_zygote()
@@ -235,30 +323,35 @@ def _previous_row(results: Path, key: str) -> dict | None:
 # --------------------------------------------------------------------------- the batch
 
 def grade_all(name: str, root: Path, out: Path, workers: int | None = None, devices=None,
-              progress=None, executor: str = "local", scheduler: str | None = None) -> list[Graded]:
+              progress=None, executor: str = "local", scheduler: str | None = None,
+              identities: dict[str, str] | None = None) -> list[Graded]:
     """Grade every submission under ``root`` (a folder, or a zip of one) into ``out``.
 
     ``executor``: "local" (a process pool of ``workers`` processes, default the usable
     cores), "dask" or "ray" (the cluster at ``scheduler``, else a local one of ``workers``
     processes). ``progress``: an object with ``begin(total, reused, how)``,
-    ``update(graded, done, total)`` and ``end()`` (see ``ConsoleProgress``), or None."""
+    ``update(graded, done, total)`` and ``end()`` (see ``ConsoleProgress``), or None.
+    ``identities``: student -> identity for seeding (a roster's emails); otherwise a
+    folder's Gradescope submission_metadata.json, else the student's name."""
     assignment = assignments.load(name)
-    source, holder = unpack_if_zip(root)
+    source, holder = open_batch(root, assignment.submission_file)
     try:
-        submissions = find_submissions(source)
+        submissions = find_submissions(source, assignment.submission_file)
         out.mkdir(parents=True, exist_ok=True)
         fingerprint = assignment_fingerprint(assignment)
         context = Context(name, str(assignments.project_root()), fingerprint,
                           frozenset(devices) if devices else None)
         done: list[Graded] = []
         jobs: list[Job] = []
+        grading = grading_fingerprint(assignment, devices)
         for student, folder in submissions.items():
-            key = f"{fingerprint}:{content_hash(folder)}"
-            previous = _previous_row(out / student / "results.json", key)
+            identity = (identities or {}).get(student) or submission.metadata_identity(folder)
+            key = f"{grading}:{identity or student}:{content_hash(folder)}"
+            previous = _previous_row(render.student_folder(out, student) / "results.json", key)
             if previous is not None:
                 done.append(Graded(student, previous, reused=True))
             else:
-                jobs.append(Job(student, str(folder), key))
+                jobs.append(Job(student, str(folder), key, identity=identity))
         workers = max(1, min(workers or executors.usable_cores(), len(jobs) or 1))
         if progress:
             progress.begin(len(submissions), len(done), f"{executor}" + (f" at {scheduler}" if scheduler else
@@ -278,9 +371,10 @@ def grade_all(name: str, root: Path, out: Path, workers: int | None = None, devi
 
 def _run(jobs, context, assignment, out, executor, workers, scheduler, done, progress, total) -> None:
     last_csv = time.monotonic()
-    with executors.start(executor, workers, scheduler) as pool:
+    needs_gpu = "cuda" in assignment.devices and (context.devices is None or "cuda" in context.devices)
+    with executors.start(executor, workers, scheduler, gpu=needs_gpu) as pool:
         if pool.ships_files:
-            jobs = [Job(j.student, j.folder, j.key, _shipped(Path(j.folder))) for j in jobs]
+            jobs = [dataclasses.replace(j, files=_shipped(Path(j.folder))) for j in jobs]
         futures = {pool.submit(grade_one, context, job): job for job in jobs}
         for future in pool.as_completed(futures):
             job = futures[future]
@@ -290,7 +384,7 @@ def _run(jobs, context, assignment, out, executor, workers, scheduler, done, pro
                 outcome = Graded(job.student, _error_row(context.name, job.student),
                                  error=f"the {executor} executor lost this task: {type(error).__name__}: {error}")
             if outcome.result is not None:
-                render.write_student(outcome.result, out / job.student, assignment.title,
+                render.write_student(outcome.result, render.student_folder(out, job.student), assignment.title,
                                      extra={"resume_key": job.key, "csv_row": outcome.row})
                 outcome.result = None  # written; the summary needs only the row
             done.append(outcome)
@@ -342,7 +436,7 @@ class ConsoleProgress:
     def update(self, outcome: Graded, done: int, total: int) -> None:
         self._counts["errors" if outcome.error else "reused" if outcome.reused else outcome.row["status"]] += 1
         if outcome.error:
-            message = f"grader error: {outcome.student}: {outcome.error}"
+            message = render.printable(f"grader error: {outcome.student}: {outcome.error}")
             if self._bar is not None:
                 self._bar.console.print(message, style="red", markup=False)
             else:
@@ -379,13 +473,14 @@ def print_summary(outcomes: list[Graded], stream=None, seconds: float | None = N
     from rich.table import Table
 
     stream = stream or sys.stdout
-    width = max([len(o.student) for o in outcomes] + [7])
+    names = {o.student: render.printable(o.student) for o in outcomes}
+    width = max([len(name) for name in names.values()] + [7])
     stream.write(f"{'student':<{width}}  {'score':>12}  status\n")
     stream.write(f"{'-' * width}  {'-' * 12}  {'-' * 12}\n")
     for o in outcomes:
         score = f"{o.row['score']} / {o.row['max_score']}"
-        note = " (unchanged, kept)" if o.reused else (f"  {o.error}" if o.error else "")
-        stream.write(f"{o.student:<{width}}  {score:>12}  {o.row['status']}{note}\n")
+        note = " (unchanged, kept)" if o.reused else (f"  {render.printable(o.error)}" if o.error else "")
+        stream.write(f"{names[o.student]:<{width}}  {score:>12}  {o.row['status']}{note}\n")
     stream.write("\n")
     stream.flush()
 

@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     _device_option(p)
     _isolation_option(p)
 
+    p = commands.add_parser("doctor", help="what this machine gives the grader: isolation, a sandboxed worker, the GPU")
+    _isolation_option(p)
+
     p = commands.add_parser("report", help="the instructor report (HTML with plots) for a graded folder")
     p.add_argument("folder", type=Path, help="a grade-all --out folder")
     p.add_argument("-o", "--output", type=Path, help="default: FOLDER/report.html")
@@ -76,15 +79,21 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     from graders.assignment import ManifestError
+    from graders.submission import BatchError
     from graders.isolation import ENVIRONMENT_VARIABLE, IsolationUnavailable
 
     if getattr(args, "isolation", None):
         os.environ[ENVIRONMENT_VARIABLE] = args.isolation  # grading processes started later inherit it
     try:
         return COMMANDS[args.command](args)
-    except (ManifestError, FileNotFoundError, NotADirectoryError, IsolationUnavailable) as error:
+    except (ManifestError, FileNotFoundError, NotADirectoryError, IsolationUnavailable, BatchError) as error:
         print(f"nngrade: {error}", file=sys.stderr)
         return 2
+    except RuntimeError as error:  # a GraderProblem: the grader could not run the tests here
+        if type(error).__name__ != "GraderProblem":
+            raise
+        print(f"nngrade: the grader could not run this submission's tests: {error}", file=sys.stderr)
+        return 1
     except OSError as error:  # a full disk, a read-only or unwritable --out
         if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
             raise
@@ -109,6 +118,20 @@ def _isolation_option(parser) -> None:
                              "none grades without protection and records it in every result")
 
 
+def _check_devices(loaded, choice: str) -> None:
+    """--device cuda where it cannot run: say so now, not after a batch of zeros."""
+    if choice != "cuda":
+        return
+    if "cuda" not in loaded.devices:
+        raise FileNotFoundError(f"--device cuda: {loaded.name} has no CUDA tests (its devices: "
+                                f"{', '.join(loaded.devices)})")
+    from graders import engine
+
+    if "cuda" not in engine.available_devices():
+        raise FileNotFoundError("--device cuda: there is no usable GPU here (torch.cuda.is_available() is False); "
+                                "grade on a machine with one, or use --device cpu")
+
+
 def _sandbox_level(loaded) -> str:
     """The isolation level this run grades at, decided before any grading (code
     assignments only: a quiz runs no student code). Raises ``IsolationUnavailable``."""
@@ -130,6 +153,7 @@ def _validate(args) -> int:
     else:
         print(f"Validating {loaded.name}: {len(loaded.tests)} hidden tests, {len(loaded.mistakes)} known mistakes, "
               f"{len(loaded.variants)} correct variants")
+    _check_devices(loaded, args.device)
     _sandbox_level(loaded)
     checks = validate.validate(loaded, _devices(args.device))
     failed = [c for c in checks if not c.ok]
@@ -166,10 +190,16 @@ def _grade(args) -> int:
 
     if not args.submission.is_dir():
         raise FileNotFoundError(f"{args.submission} is not a folder")
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise FileNotFoundError(f"--out {args.out} is a file; give a folder (it is created if missing)")
     loaded = assignment.load(args.assignment)
+    _check_devices(loaded, args.device)
     _sandbox_level(loaded)
+    from graders import submission
+
     student = args.student or Path(os.path.abspath(args.submission)).name
-    result = engine.grade(loaded, args.submission, student, _devices(args.device))
+    result = engine.grade(loaded, args.submission, student, _devices(args.device),
+                          identity=submission.metadata_identity(args.submission))
     document = render.results_json(result)
     formatted = {"gradescope": lambda: json.dumps(document, indent=2) + "\n",
                  "classroom": lambda: json.dumps(classroom.classroom_result(document), indent=2) + "\n",
@@ -177,15 +207,16 @@ def _grade(args) -> int:
     line = f"{student}: {result.score:g} / {result.max_score:g} ({result.status})"
     if args.out is None:
         sys.stdout.write(formatted)
-        print(line, file=sys.stderr)
+        print(render.printable(line), file=sys.stderr)
         return 0
-    render.write_student(result, args.out / student, loaded.title)
+    folder = render.student_folder(args.out, student)
+    render.write_student(result, folder, loaded.title)
     render.write_csv([render.csv_row(result)], args.out / "grades.csv")
     if args.format == "classroom":
-        render.atomic_write(args.out / student / "classroom.json", formatted)
+        render.atomic_write(folder / "classroom.json", formatted)
     elif args.format == "junit":
         render.atomic_write(args.out / "junit.xml", formatted)
-    print(f"{line}; feedback in {args.out / student}")
+    print(render.printable(f"{line}; feedback in {folder}"))
     return 0
 
 
@@ -206,12 +237,15 @@ def _grade_all(args) -> int:
         return 2
     from graders import assignment
 
-    _sandbox_level(assignment.load(args.assignment))
+    loaded = assignment.load(args.assignment)
+    _check_devices(loaded, args.device)
+    _sandbox_level(loaded)
     progress = bulk.ConsoleProgress()
     started = time.monotonic()
     try:
         outcomes = bulk.grade_all(args.assignment, args.root, args.out, args.workers, _devices(args.device),
-                                  progress, args.executor, args.scheduler)
+                                  progress, args.executor, args.scheduler,
+                                  _read_roster(args.roster) if args.roster else None)
     except executors.ExecutorUnavailable as error:
         print(f"nngrade: {error}", file=sys.stderr)
         return 2
@@ -225,11 +259,19 @@ def _grade_all(args) -> int:
 
 
 def _check_outputs(args) -> str:
-    """Why --gradebook or --roster cannot work, found before any grading starts."""
+    """Why --out, --gradebook or --roster cannot work, found before any grading starts."""
     import importlib.util
 
+    if args.out.exists() and not args.out.is_dir():
+        return f"--out {args.out} is a file; give a folder (it is created if missing)"
     if args.gradebook and importlib.util.find_spec("nbgrader") is None:
         return "--gradebook needs nbgrader: pip install 'nngrade[nbgrader]'"
+    if args.gradebook:
+        from graders import gradebook
+
+        problem = gradebook.check_url(args.gradebook)
+        if problem:
+            return f"--gradebook: {problem}"
     if args.roster:
         try:
             _read_roster(args.roster)
@@ -300,8 +342,14 @@ def _export(args) -> int:
     return 0
 
 
+def _doctor(args) -> int:
+    from graders import doctor
+
+    return doctor.run()
+
+
 COMMANDS = {"validate": _validate, "release": _release, "grade": _grade, "grade-all": _grade_all,
-            "report": _report, "export": _export}
+            "report": _report, "export": _export, "doctor": _doctor}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -16,7 +16,7 @@ from graders.hidden import Fail, Inputs, TestSpec, derive_seed, mutation_failure
 from graders.inputs import NOT_IMPLEMENTED, Recorder
 from graders.mutation import watch
 from graders.protocol import StudentError
-from graders.sandbox import RemoteImpl, SubmissionNotLoaded, Worker, WorkerFailure
+from graders.sandbox import ByteBudget, GraderProblem, RemoteImpl, SubmissionNotLoaded, Worker, WorkerFailure
 
 
 @dataclass
@@ -60,6 +60,8 @@ class SubmissionResult:
     message: str = ""
     tests: list[TestResult] = field(default_factory=list)
     output: str = ""
+    printed: tuple[int, int] = (0, 0)  # what the code printed in all: (lines, bytes), kept or not
+    output_capped: bool = False  # it printed more than the output_kb limit keeps
     isolation: str = field(default_factory=isolation.level)
     grader_version: str = __version__
     seconds: float = 0.0
@@ -76,7 +78,7 @@ class SubmissionResult:
 
     @property
     def limits_hit(self) -> list[str]:
-        return sorted({t.limit for t in self.tests if t.limit})
+        return sorted({t.limit for t in self.tests if t.limit} | ({"output_kb"} if self.output_capped else set()))
 
 
 class LocalImpl:
@@ -148,7 +150,9 @@ def plan(assignment: Assignment, devices: set[str] | None = None) -> list[tuple[
 
 
 def grade(assignment: Assignment, submission: Path, student: str,
-          devices: set[str] | None = None) -> SubmissionResult:
+          devices: set[str] | None = None, identity: str | None = None) -> SubmissionResult:
+    """``identity``: who the student is for seeding their hidden inputs (an email from the
+    roster or Gradescope's metadata), the same on every path; default ``student``."""
     if assignment.kind == "quiz":  # an answers.toml, read as data: no worker, no student code
         from graders import quiz
 
@@ -159,7 +163,8 @@ def grade(assignment: Assignment, submission: Path, student: str,
     present = available_devices()
     exact_float32()
     pairs = plan(assignment, devices)
-    session = _WorkerSession(assignment, Path(submission), gpu=any(d == "cuda" and d in present for _, d in pairs))
+    session = _WorkerSession(assignment, Path(submission), gpu=any(d == "cuda" and d in present for _, d in pairs),
+                             deadline=started + assignment.limits.submission_seconds)
     try:
         ran = []
         for spec, device in pairs:
@@ -172,16 +177,17 @@ def grade(assignment: Assignment, submission: Path, student: str,
                     test.required = True
                     test.message += "; this assignment requires a GPU, so these points count as lost"
                 continue
-            _run_test(assignment, spec, device, student, session, test, started)
+            _run_test(assignment, spec, device, identity or student, session, test, started)
             ran.append((spec, test))
         if session.load_error:
             result.status, result.message = "not_loaded", session.load_error
         else:
             _keep_supported_diagnoses(assignment, [test for _, test in ran])
-            _explain_cascades(assignment, ran, student, session, started)
+            _explain_cascades(assignment, ran, identity or student, session, started)
         result.notes += session.notes
     finally:
         result.output = session.close()
+        result.printed, result.output_capped = (session.printed_lines, session.printed_bytes), session.capped
     result.seconds = round(time.monotonic() - started, 3)
     return result
 
@@ -189,21 +195,25 @@ def grade(assignment: Assignment, submission: Path, student: str,
 class _WorkerSession:
     """The student's worker, restarted after a crash so one crash costs only its own test."""
 
-    def __init__(self, assignment: Assignment, submission: Path, gpu: bool = False):
+    def __init__(self, assignment: Assignment, submission: Path, gpu: bool = False, deadline: float | None = None):
         self.assignment = assignment
         self.submission = submission
         self.gpu = gpu
+        self.deadline = deadline
         self.worker: Worker | None = None
         self.load_error: str | None = None
         self.notes: list[str] = []
         self._output: list[str] = []
+        self.printed_lines = self.printed_bytes = 0
+        self.capped = False
 
     def impl(self) -> RemoteImpl:
         if self.load_error:
             raise SubmissionNotLoaded(self.load_error)
         if self.worker is None:
             try:
-                self.worker = Worker(self.submission, self.assignment.module, self.assignment.limits, self.gpu)
+                self.worker = Worker(self.submission, self.assignment.module, self.assignment.limits, self.gpu,
+                                     self.deadline)
             except WorkerFailure as failure:
                 self.load_error = f"the submission could not be imported: {failure.message}"
                 raise SubmissionNotLoaded(self.load_error) from None
@@ -228,7 +238,11 @@ class _WorkerSession:
     def _retire(self) -> None:
         if self.worker is not None:
             self.worker.close()
-            self._output.append(self.worker.output.text())
+            collected = self.worker.output
+            self._output.append(collected.text())
+            self.printed_lines += collected.lines
+            self.printed_bytes += collected.total
+            self.capped |= collected.total > len(collected.kept)
             self.worker = None
 
     def close(self) -> str:
@@ -345,6 +359,8 @@ def _execute(spec: TestSpec, impl, seed: int, device: str) -> _Run:
             value = run_body(spec.body, {name: fixtures[name] for name in spec.params})
     except Fail as failure:
         return _Run(failure=failure)
+    except GraderProblem:
+        raise  # not the student's doing: the whole submission is a grader error
     except (StudentError, WorkerFailure) as error:
         return _Run(error=error)
     except Exception as error:  # noqa: BLE001 - a mistake variant may crash; that is a result too
@@ -478,11 +494,13 @@ class _WithReference:
         self._reference = LocalImpl(assignment.reference)
         self._names = set(names)
         self._callbacks = {name: _bounded(getattr(assignment.reference, name)) for name in names}
+        self._budget = ByteBudget(worker.limits.reply_mb << 20)
 
     def probe(self, kind: str, target: str, *args):
         if target in self._names:
             return self._reference.probe(kind, target, *args)
-        return self._worker.call(target, args, {}, self._forbidden_for(target), probe=kind, callbacks=self._callbacks)
+        return self._worker.call(target, args, {}, self._forbidden_for(target), probe=kind, budget=self._budget,
+                                 callbacks=self._callbacks)
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
@@ -491,7 +509,8 @@ class _WithReference:
             return getattr(self._reference, name)
 
         def call(*args, **kwargs):
-            return self._worker.call(name, args, kwargs, self._forbidden_for(name), callbacks=self._callbacks)
+            return self._worker.call(name, args, kwargs, self._forbidden_for(name), budget=self._budget,
+                                     callbacks=self._callbacks)
 
         return call
 

@@ -59,6 +59,19 @@ class Executor:
         self.shutdown(cancel=kind is not None)
 
 
+def _start_pool_process(counter) -> None:
+    """Each pool process dies with grade-all, even a kill -9 of it (its zygote and workers
+    follow: the zygote ends when its grading process's socket closes), and takes the next
+    GPU in turn, before anything in it starts CUDA."""
+    from graders import gpus, isolation
+
+    isolation.die_with_parent()
+    with counter.get_lock():
+        slot = counter.value
+        counter.value += 1
+    gpus.pin(slot)
+
+
 class LocalExecutor(Executor):
     """A process pool on this machine. Pool processes are spawned (they start clean, with
     no inherited threads or CUDA state) and each warms its own zygote on its first task."""
@@ -67,7 +80,9 @@ class LocalExecutor(Executor):
 
     def __init__(self, workers: int):
         self.workers = workers
-        self._pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+        context = get_context("spawn")
+        self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_pool_process,
+                                         initargs=(context.Value("i", 0),))
 
     def submit(self, fn, *args):
         return self._pool.submit(fn, *args)
@@ -115,6 +130,15 @@ class DaskExecutor(Executor):
                 self._cluster.close()
 
 
+def ray_gpu_share(resources: dict, workers: int | None) -> float:
+    """The GPU fraction a Ray task asks for: all of the cluster's GPUs shared among as
+    many tasks as run at once (at most one GPU each), 0 where the cluster has none."""
+    gpus = float(resources.get("GPU", 0))
+    if gpus <= 0:
+        return 0.0
+    return min(1.0, gpus / max(1, workers or int(resources.get("CPU", 1)) or 1))
+
+
 class _RayFuture:
     def __init__(self, ref):
         self.ref = ref
@@ -133,7 +157,7 @@ class RayExecutor(Executor):
     name = "ray"
     ships_files = True
 
-    def __init__(self, workers: int, scheduler: str | None = None):
+    def __init__(self, workers: int, scheduler: str | None = None, gpu: bool = False):
         import ray
 
         self._owned = not ray.is_initialized()
@@ -143,6 +167,9 @@ class RayExecutor(Executor):
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
                      logging_level=logging.WARNING, object_store_memory=128 << 20)
         self.workers = workers if self._owned and not scheduler else int(ray.cluster_resources().get("CPU", 0)) or None
+        # Without a GPU request Ray hides every GPU from a task (CUDA_VISIBLE_DEVICES=""), and
+        # every CUDA test would be "not run". A share, so several tasks fit on one GPU.
+        self.gpu_share = ray_gpu_share(ray.cluster_resources(), self.workers) if gpu else 0.0
         self._remote = {}
         self._pending: list = []
 
@@ -152,7 +179,7 @@ class RayExecutor(Executor):
         if fn not in self._remote:
             # No retries: a task that failed is reported as a grader error and regraded
             # by the next run, not silently repeated.
-            self._remote[fn] = ray.remote(num_cpus=1, max_retries=0)(fn)
+            self._remote[fn] = ray.remote(num_cpus=1, num_gpus=self.gpu_share, max_retries=0)(fn)
         future = _RayFuture(self._remote[fn].remote(*args))
         self._pending.append(future)
         return future
@@ -180,9 +207,10 @@ class RayExecutor(Executor):
             ray.shutdown()
 
 
-def start(kind: str, workers: int | None = None, scheduler: str | None = None) -> Executor:
+def start(kind: str, workers: int | None = None, scheduler: str | None = None, gpu: bool = False) -> Executor:
     """An executor of ``kind`` ("local", "dask" or "ray"); ``workers`` defaults to the
-    usable cores. ``scheduler`` is the address of an existing Dask or Ray cluster."""
+    usable cores. ``scheduler`` is the address of an existing Dask or Ray cluster. ``gpu``:
+    the tasks grade CUDA tests (Ray then gives each task a share of a GPU)."""
     workers = max(1, workers or usable_cores())
     if kind == "local":
         if scheduler:
@@ -190,7 +218,9 @@ def start(kind: str, workers: int | None = None, scheduler: str | None = None) -
         return LocalExecutor(workers)
     if kind in ("dask", "ray"):
         try:
-            return (DaskExecutor if kind == "dask" else RayExecutor)(workers, scheduler)
+            if kind == "ray":
+                return RayExecutor(workers, scheduler, gpu)
+            return DaskExecutor(workers, scheduler)
         except ImportError as error:
             extra = "dask[distributed]" if kind == "dask" else "ray"
             raise ExecutorUnavailable(f"--executor {kind} needs {extra} installed ({error}); "

@@ -70,6 +70,8 @@ PYTHON="${{NNGRADE_PYTHON:-$ROOT/venv/bin/python}}"
 # The bundle's own copy of the grader and assignment, never another installed one.
 export NNGRADE_ROOT="$SOURCE"
 export PYTHONPATH="$SOURCE/nngrade"
+# The course's seed secret, if the bundle was exported with one: the same hidden inputs as grade-all.
+if [ -f "$SOURCE/seed_secret" ]; then export NNGRADE_SEED_SECRET="$(cat "$SOURCE/seed_secret")"; fi
 cd "$SOURCE"
 exec "$PYTHON" -m graders.export run-gradescope {name} --root "$ROOT"
 """
@@ -95,6 +97,10 @@ def gradescope_files(assignment: Assignment) -> dict[str, bytes]:
     files["setup.sh"] = SETUP_SH.format(**text).encode()
     files["run_autograder"] = RUN_AUTOGRADER.format(**text).encode()
     files["requirements.txt"] = ("\n".join(assignment.requirements) + "\n").encode()
+    from graders.hidden import seed_secret
+
+    if seed_secret():
+        files["seed_secret"] = seed_secret().encode()
     for path in sorted(package.rglob("*.py")):
         if "__pycache__" not in path.parts:
             files[f"nngrade/graders/{path.relative_to(package)}"] = path.read_bytes()
@@ -122,7 +128,7 @@ def build_gradescope(assignment: Assignment, zip_path: Path) -> Path:
         for name, data in gradescope_files(assignment).items():
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))  # same bytes every build
             info.compress_type = zipfile.ZIP_DEFLATED
-            mode = 0o755 if name in executable else 0o644
+            mode = 0o755 if name in executable else 0o600 if name == "seed_secret" else 0o644
             info.external_attr = (stat.S_IFREG | mode) << 16
             archive.writestr(info, data)
     return zip_path
@@ -142,16 +148,10 @@ def unpack(zip_path: Path, target: Path) -> None:
 
 def student_of(root: Path) -> str:
     """Who submitted, from Gradescope's submission_metadata.json: the submitters' emails
-    (or ids), so hidden inputs are seeded per student and stable across resubmissions."""
-    try:
-        metadata = json.loads((root / "submission_metadata.json").read_text())
-        users = metadata.get("users") or []
-        names = sorted(str(u.get("email") or u.get("id") or u.get("name")) for u in users if isinstance(u, dict))
-        if names:
-            return "+".join(names)
-    except (OSError, ValueError, AttributeError):
-        pass
-    return "submission"
+    (or ids), the identity grade-all seeds by too when a roster maps folders to emails."""
+    from graders import submission
+
+    return submission.metadata_identity(root) or "submission"
 
 
 def run_gradescope(name: str, root: Path) -> int:
@@ -162,7 +162,7 @@ def run_gradescope(name: str, root: Path) -> int:
 
     print(f"nngrade {__version__} from {Path(graders.__file__).parent}", flush=True)
     loaded = assignments.load(name)
-    submission = bulk._unwrap(root / "submission")
+    submission = bulk.unwrap_submission(root / "submission", loaded.submission_file)
     student = student_of(root)
     result = engine.grade(loaded, submission, student)
     document = render.results_json(result)

@@ -24,6 +24,32 @@ from pathlib import Path
 from graders import render
 
 
+def check_url(db_url: str) -> str:
+    """Why nbgrader could not write to ``db_url``, or "" (checked before a batch is graded,
+    not after)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(db_url)
+    except Exception as error:  # noqa: BLE001 - sqlalchemy raises several kinds for a bad URL
+        return f"{db_url!r} is not a database URL ({error}); for example sqlite:///gradebook.db"
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database == ":memory:":
+            return "an in-memory database would be lost when grading ends; name a file: sqlite:///gradebook.db"
+        folder = Path(url.database).expanduser().resolve().parent
+        if not folder.is_dir():
+            return f"the folder {folder} for {url.database} does not exist"
+        if not os.access(folder, os.W_OK):
+            return f"the folder {folder} for {url.database} is not writable"
+        return ""
+    try:
+        with create_engine(url).connect():
+            return ""
+    except Exception as error:  # noqa: BLE001 - any failure to connect is the answer
+        return f"cannot connect to {url.render_as_string(hide_password=True)}: {type(error).__name__}: {error}"
+
+
 def cell_name(record: render.Record) -> str:
     return f"{record.id}[{record.device}]"
 

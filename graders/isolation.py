@@ -56,6 +56,9 @@ UIDS_PER_PROCESS = 64
 INSIDE_UID = 1000  # the worker's uid inside its user namespace (non-root graders)
 
 OS_RUNTIME = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# The grader's choice of GPU and allocator settings reach the worker unchanged.
+GPU_VARIABLES = ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "PYTORCH_CUDA_ALLOC_CONF", "CUDA_MODULE_LOADING",
+                 "NVIDIA_VISIBLE_DEVICES")
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "alternatives")
 DEVICES = ("null", "zero", "full", "random", "urandom")
 
@@ -161,11 +164,12 @@ def _probe(candidate: str) -> str | None:
 
 
 def _reason(error: BaseException) -> str:
-    if isinstance(error, OSError) and error.errno in (errno.ENOSYS, errno.EOPNOTSUPP) and "landlock" in str(error):
+    text = (error.strerror if isinstance(error, OSError) and error.strerror else str(error)) or type(error).__name__
+    if isinstance(error, OSError) and error.errno in (errno.ENOSYS, errno.EOPNOTSUPP) and "landlock" in text:
         return "Landlock is not enabled in this kernel"
-    if isinstance(error, OSError) and "unshare" in str(error):
-        return f"creating namespaces was refused ({error.strerror or error})"
-    return str(error) or type(error).__name__
+    if text.startswith("unshare"):
+        return f"creating namespaces was refused ({text})"
+    return text
 
 
 def _check_the_view(spec: dict) -> None:
@@ -274,6 +278,14 @@ def runtime_paths() -> list[str]:
 
 def gpu_devices() -> list[str]:
     return sorted(p for p in glob.glob("/dev/nvidia*") + glob.glob("/dev/nvidia-caps/*") if not os.path.isdir(p))
+
+
+def device_groups(spec: dict) -> list[int]:
+    """The groups a worker keeps: none, except those that own the GPU's device nodes when
+    it may use CUDA (nodes of mode 0660 are otherwise closed to a fresh uid)."""
+    if not spec.get("gpu"):
+        return []
+    return sorted({os.stat(path).st_gid for path in gpu_devices()} - {0})
 
 
 # --------------------------------------------------------------------------- the worker's side
@@ -397,7 +409,7 @@ def _enter_root(spec: dict) -> None:
     _build_root(spec, spec["uid"] if as_root else INSIDE_UID)
     socket.sethostname("nngrade")
     if as_root:
-        os.setgroups([])
+        os.setgroups(device_groups(spec))
         os.setresgid(spec["uid"], spec["uid"], spec["uid"])
         os.setresuid(spec["uid"], spec["uid"], spec["uid"])  # drops every capability
     else:
@@ -483,7 +495,10 @@ def enter_landlock(spec: dict) -> None:
     # Rules are made before the uid changes: they hold open handles, and a fresh uid may not
     # reach a runtime under a private folder (which the probe then reports plainly).
     ruleset = sc.LandlockRuleset(abi)
-    for path in [*OS_RUNTIME, *runtime_paths(), *(f"/etc/{name}" for name in ETC_FILES)]:
+    # What the NVIDIA driver reads when CUDA starts (never /proc as a whole: other
+    # processes' command lines would show the batch's folder).
+    gpu_reads = ["/proc/driver/nvidia", "/proc/cpuinfo", "/proc/meminfo", "/sys"] if spec.get("gpu") else []
+    for path in [*OS_RUNTIME, *runtime_paths(), *(f"/etc/{name}" for name in ETC_FILES), *gpu_reads]:
         if os.path.exists(path):
             ruleset.allow(path, sc.LANDLOCK_READ)
     device_rights = sc.LANDLOCK_FILE_RIGHTS & ~1  # read, write, truncate, ioctl; not execute
@@ -492,7 +507,7 @@ def enter_landlock(spec: dict) -> None:
             ruleset.allow(path, device_rights)
     ruleset.allow(spec["workdir"], ruleset.handled)
     if spec["uid"] is not None:
-        os.setgroups([])
+        os.setgroups(device_groups(spec))
         os.setresgid(spec["uid"], spec["uid"], spec["uid"])
         os.setresuid(spec["uid"], spec["uid"], spec["uid"])
         allowed = spec["processes"]
@@ -550,7 +565,7 @@ def kill_descendants(deadline_seconds: float = 2.0, converge: bool = True) -> in
 
     me, killed, deadline = os.getpid(), 0, time.monotonic() + deadline_seconds
     while time.monotonic() < deadline:
-        below = _descendants(me)
+        below = descendants(me)
         if not below:
             break
         if not converge:
@@ -566,7 +581,8 @@ def kill_descendants(deadline_seconds: float = 2.0, converge: bool = True) -> in
     return killed
 
 
-def _descendants(ancestor: int) -> list[int]:
+def descendants(ancestor: int) -> list[int]:
+    """Every live process below ``ancestor``, found through /proc."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():

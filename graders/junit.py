@@ -9,6 +9,7 @@ messages are the grader's full details whatever the assignment's reveal policy.
 """
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -29,8 +30,21 @@ def junit_xml(documents: list[dict], name: str = "nngrade") -> str:
     for key, value in totals.items():
         root.set(key, str(value))
     root.set("time", f"{seconds:.3f}")
+    for element in root.iter():
+        element.text = _xml_safe(element.text)
+        for key, value in element.attrib.items():
+            element.set(key, _xml_safe(value))
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+# What XML 1.0 cannot hold at all, even escaped: one control character in a student's
+# folder name or exception message would make the whole batch's file unparsable.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_safe(text: str | None) -> str | None:
+    return None if text is None else _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _suite(document: dict) -> ET.Element:

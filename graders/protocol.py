@@ -12,6 +12,7 @@ as ``{"$handle": id}``; the trusted side holds a ``RemoteHandle`` it can only pa
 from __future__ import annotations
 
 import json
+import math
 import struct
 from dataclasses import dataclass
 
@@ -30,6 +31,10 @@ _TORCH_WIDENED = {"bfloat16": "float32"}
 
 class ProtocolError(Exception):
     """A message broke the wire format: the worker is not to be trusted any further."""
+
+
+class MessageTooLarge(ProtocolError):
+    """A message over the reader's size cap (its body is never read)."""
 
 
 class StudentError(Exception):
@@ -174,7 +179,7 @@ def decode(header: bytes, buffers: list[bytes], *, resolve_handle=None, build_ge
     """
     try:
         document = json.loads(header)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise ProtocolError(f"malformed header: {error}") from None
 
     def walk(item):
@@ -212,7 +217,7 @@ def decode(header: bytes, buffers: list[bytes], *, resolve_handle=None, build_ge
         if not 0 <= index < len(buffers):
             raise ProtocolError("array points at a missing buffer")
         raw = buffers[index]
-        expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+        expected = math.prod(shape) * np.dtype(dtype).itemsize  # Python ints: no overflow to game
         if len(raw) != expected:
             raise ProtocolError(f"array buffer holds {len(raw)} bytes, its shape needs {expected}")
         array = np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
@@ -275,28 +280,59 @@ def write_message(sock, value, *, make_handle=None) -> None:
             sock.sendall(buffer)
 
 
-def read_message(sock, **decode_options):
-    total, header_len = _HEADER.unpack(_read_exact(sock, _HEADER.size))
-    if total > MAX_MESSAGE_BYTES:
-        raise ProtocolError(f"message of {total} bytes exceeds the {MAX_MESSAGE_BYTES}-byte cap")
-    (sizes_len,) = struct.unpack("<I", _read_exact(sock, 4))
-    if sizes_len > total:
+def read_message(sock, *, deadline: float | None = None, max_bytes: int = MAX_MESSAGE_BYTES, on_frame=None,
+                 **decode_options):
+    """One message, whole. ``deadline`` (``time.monotonic()``) bounds the entire message,
+    not each read: a peer trickling a byte a second still times out (``socket.timeout``).
+    Anything malformed raises ``ProtocolError``; nothing larger than ``max_bytes`` is read.
+    ``on_frame(size)`` hears the message's size before its body is read."""
+    reader = _Reader(sock, deadline)
+    total, header_len = _HEADER.unpack(reader.exact(_HEADER.size))
+    if on_frame is not None:
+        on_frame(total)
+    if total > max_bytes:
+        raise MessageTooLarge(f"a message of {total} bytes is over the {max_bytes} bytes allowed")
+    (sizes_len,) = struct.unpack("<I", reader.exact(4))
+    if sizes_len > total or header_len > total:
         raise ProtocolError("inconsistent frame")
-    sizes = json.loads(_read_exact(sock, sizes_len))
-    if not isinstance(sizes, list) or not all(isinstance(s, int) and s >= 0 for s in sizes):
+    try:
+        sizes = json.loads(reader.exact(sizes_len))
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise ProtocolError(f"malformed buffer table: {error}") from None
+    if not isinstance(sizes, list) or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                                              for s in sizes):
         raise ProtocolError("malformed buffer table")
     if 4 + sizes_len + header_len + sum(sizes) != total:
         raise ProtocolError("inconsistent frame")
-    header = _read_exact(sock, header_len)
-    buffers = [_read_exact(sock, size) for size in sizes]
-    return decode(header, buffers, **decode_options)
+    header = reader.exact(header_len)
+    buffers = [reader.exact(size) for size in sizes]
+    try:
+        return decode(header, buffers, **decode_options)
+    except ProtocolError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError, MemoryError) as error:
+        raise ProtocolError(f"undecodable message: {type(error).__name__}: {error}") from None
 
 
-def _read_exact(sock, count: int) -> bytes:
-    chunks = bytearray()
-    while len(chunks) < count:
-        chunk = sock.recv(min(count - len(chunks), 1 << 20))
-        if not chunk:
-            raise EOFError("the worker closed the connection")
-        chunks += chunk
-    return bytes(chunks)
+class _Reader:
+    def __init__(self, sock, deadline: float | None):
+        self.sock = sock
+        self.deadline = deadline
+
+    def exact(self, count: int) -> bytes:
+        import socket
+        import time
+
+        chunks = bytearray(count)
+        view, got = memoryview(chunks), 0
+        while got < count:
+            if self.deadline is not None:
+                remaining = self.deadline - time.monotonic()
+                if remaining <= 0:
+                    raise socket.timeout("the message did not arrive in time")
+                self.sock.settimeout(remaining)
+            received = self.sock.recv_into(view[got:], min(count - got, 1 << 20))
+            if not received:
+                raise EOFError("the worker closed the connection")
+            got += received
+        return bytes(chunks)

@@ -86,6 +86,7 @@ class Quiz:
     sources: dict[str, str]  # seed file -> what students know it as
     reveal: str = "messages"
     kind = "quiz"
+    submission_file = "answers.toml"
     devices = ("cpu",)
     require_gpu = False
     variants = ()

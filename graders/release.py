@@ -16,8 +16,9 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 _DEF = re.compile(r"^\s*(?:async\s+)?def\s+(\w+)")
 
 
-class MarkerError(Exception):
-    """The reference's solution markers are unbalanced."""
+class MarkerError(ManifestError):
+    """The reference's solution markers are unbalanced (an authoring error, reported in
+    one line like any other)."""
 
 
 def strip_solutions(source: str, filename: str = "<reference>") -> str:

@@ -110,8 +110,9 @@ def feedback_markdown(result: SubmissionResult, title: str = "") -> str:
         lines += ["", "## What your code printed", "", *fenced(shown.rstrip())]
     elif result.output.strip():
         # Printing an argument is the easiest way to copy a hidden input out.
-        count = len(result.output.strip().splitlines())
-        lines += ["", f"Your code printed {count} line(s) while the hidden tests ran; they are not shown "
+        count, size = result.printed if result.printed[1] else (len(result.output.strip().splitlines()), 0)
+        amount = f"{count:,} line(s)" + (f" ({_size(size)})" if size >= 1024 else "")
+        lines += ["", f"Your code printed {amount} while the hidden tests ran; they are not shown "
                       "because they could contain the hidden inputs. Print while running the public tests instead."]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -204,9 +205,39 @@ def write_csv(rows: list[dict], path: Path, identifiers: dict[str, str] | None =
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     for row in sorted(rows, key=lambda r: r["student"]):
-        writer.writerow({**row, "percent": _percent(row),
-                         "identifier": (identifiers or {}).get(row["student"], row["student"])})
+        full = {**row, "percent": _percent(row), "identifier": (identifiers or {}).get(row["student"], row["student"])}
+        writer.writerow({key: spreadsheet_safe(value) for key, value in full.items()})
     atomic_write(path, buffer.getvalue())
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def spreadsheet_safe(value):
+    """A CSV cell a spreadsheet shows as text, never evaluates: OWASP's rule (a leading
+    quote before =, +, -, @, tab or CR) for any text that is not a plain number."""
+    if not isinstance(value, str) or not value.startswith(_FORMULA_STARTS):
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
+
+
+def printable(text: str) -> str:
+    """Text for a terminal or log: control characters (an ESC sequence in a folder name)
+    shown as escapes, never obeyed."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(text))
+
+
+RESERVED_NAMES = {"grades.csv", "junit.xml", "report.html", "similarity.csv", ".", ".."}
+
+
+def student_folder(out: Path, student: str) -> Path:
+    """Where a student's results.json and feedback.md go: their name, unless that name is
+    one of the batch's own files (a folder called grades.csv must not shadow grades.csv)."""
+    return out / (f"{student} (student)" if student in RESERVED_NAMES or student.startswith(".") else student)
 
 
 def _percent(row: dict) -> str:
@@ -255,7 +286,7 @@ def test_records(document: dict) -> list[Record]:
         records.append(Record(
             id=str(data.get("test", test.get("name", ""))), title=str(test.get("name", "")),
             task=str(data.get("task", tags[0])), device=str(data.get("device", tags[1]) or "cpu"),
-            status=status, points=float(test.get("score") or 0.0),
+            status=status, points=float(data.get("points", test.get("score") or 0.0)),
             max_points=float(data.get("max_points", test.get("max_score") or 0.0)),
             counts=bool(data.get("counts", status != "not_run")), message=message,
             diagnoses=list(data.get("diagnoses", [])), limit=data.get("limit"),
@@ -264,16 +295,22 @@ def test_records(document: dict) -> list[Record]:
 
 
 def graded_documents(out: Path, students: list[str] | None = None):
-    """``(student, results.json document)`` for every ``STUDENT/results.json`` under ``out``
+    """``(student, results.json document)`` for every student's results.json under ``out``
     (only ``students``, if given), in name order; the document is None where the file
     cannot be read or parsed. Read as data: nothing in it is run."""
-    for path in sorted(out.glob("*/results.json")):
-        if students is not None and path.parent.name not in students:
-            continue
+    if students is not None:
+        paths = [(student, student_folder(out, student) / "results.json") for student in sorted(students)]
+    else:
+        paths = [(path.parent.name, path) for path in sorted(out.glob("*/results.json"))]
+    for name, path in paths:
         try:
-            yield path.parent.name, json.loads(path.read_text())
+            document = json.loads(path.read_text())
         except (OSError, ValueError):
-            yield path.parent.name, None
+            if students is None or path.exists():
+                yield name, None
+            continue
+        block = document.get("extra_data", {}).get("nngrade", {}) if isinstance(document, dict) else {}
+        yield (name if students is not None else str(block.get("student") or name)), document
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -335,8 +372,10 @@ def _inputs_heading(reveal: str) -> str:
 
 def _test_data(test: TestResult) -> dict:
     """The machine-readable part of a test entry (read back by ``test_records``)."""
+    # Points unrounded: the gradebook adds them up and must reach grades.csv's score, not
+    # 99.9998 for 100 (Gradescope's "score" beside them is rounded for display).
     data = {"test": test.name, "task": test.task, "device": test.device, "status": test.status,
-            "max_points": round(test.max_points, 6), "counts": test.counts}
+            "points": test.points, "max_points": test.max_points, "counts": test.counts}
     if test.diagnoses:
         data["diagnoses"] = [d.id for d in test.diagnoses]
     if test.limit:
@@ -352,6 +391,10 @@ def _status_word(test: TestResult) -> str:
     if test.status == "not_run":
         return "not run (no GPU)" if test.device == "cuda" else "not run"
     return "passed" if test.status == "passed" else "**failed**"
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**20:.1f} MiB" if count >= 2**20 else f"{count / 1024:.0f} KiB"
 
 
 def _number(value: float) -> str:

@@ -26,6 +26,9 @@ class Limits:
     output_kb: int = 64
     file_mb: int = 64
     processes: int = 64  # processes and threads, at every sandboxed level
+    reply_mb: int = 64  # the most a worker may send back during one test (bounds the grader's memory)
+    gpu_memory_mb: int = 4096  # GPU memory one worker may take (CUDA workers only)
+    cuda_start_seconds: float = 60.0  # CUDA's own start in a worker, before and apart from call_seconds
 
     @property
     def cpu_seconds(self) -> int:
@@ -33,6 +36,11 @@ class Limits:
 
 
 MAX_CALLBACKS = 5000  # reference answers one call may ask for in a cascade re-run
+
+
+class GraderProblem(RuntimeError):
+    """The grader, not the submission, could not run a test (CUDA unusable in the worker,
+    say): reported as a grader error, never as the student's fault."""
 
 
 class WorkerFailure(Exception):
@@ -53,8 +61,10 @@ class Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         root = str(Path(__file__).resolve().parent.parent)
         bootstrap = f"import sys; sys.path.insert(0, {root!r}); from graders.zygote import main; main()"
+        # Not -I: its -E would ignore PYTHONHASHSEED. The environment is ours alone anyway
+        # (_clean_environment), and -s -P keep user site-packages and the cwd off sys.path.
         self._process = subprocess.Popen(
-            [sys.executable, "-I", "-c", bootstrap, str(theirs.fileno())],
+            [sys.executable, "-s", "-P", "-c", bootstrap, str(theirs.fileno())],
             pass_fds=[theirs.fileno()], env=_clean_environment(), stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, start_new_session=True)
         theirs.close()
@@ -123,9 +133,12 @@ def shared_zygote() -> Zygote:
 
 
 def _clean_environment() -> dict:
-    keep = ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
+    keep = ("PATH", "LANG", "LC_ALL", "LD_LIBRARY_PATH", *isolation.GPU_VARIABLES)
     env = {k: os.environ[k] for k in keep if k in os.environ}
     env["OMP_NUM_THREADS"] = "1"
+    # Set before the zygote's interpreter starts, so it takes effect there and in every
+    # worker forked from it: a set's order is the same on every regrade.
+    env["PYTHONHASHSEED"] = "0"
     return env
 
 
@@ -134,9 +147,13 @@ def _clean_environment() -> dict:
 class Worker:
     """One submission imported in one sandboxed process."""
 
-    def __init__(self, submission_dir: Path, module: str, limits: Limits, gpu: bool = False):
-        """``gpu``: whether the worker may use CUDA (its device nodes are then visible)."""
+    def __init__(self, submission_dir: Path, module: str, limits: Limits, gpu: bool = False,
+                 deadline: float | None = None):
+        """``gpu``: whether the worker may use CUDA (its device nodes are then visible).
+        ``deadline`` (``time.monotonic()``): when the submission's time is up; no call
+        outlasts it, whatever the per-call limit."""
         self.limits = limits
+        self.deadline = deadline
         self.module = module
         self.isolation = isolation.level()
         self.gpu = gpu
@@ -163,7 +180,7 @@ class Worker:
         spec = self._box.spec(self.isolation, uid, self.limits.processes, self.limits.file_mb << 20, self.gpu)
         request = {"module": self.module, "workdir": spec["workdir"], "isolation": spec, "limits": {
             "cpu_seconds": self.limits.cpu_seconds, "file_bytes": self.limits.file_mb << 20,
-            "memory_bytes": self.limits.memory_mb << 20}}
+            "memory_bytes": self.limits.memory_mb << 20, "gpu_memory_bytes": self.limits.gpu_memory_mb << 20}}
         try:
             self._pid = self._zygote.spawn(request, theirs.fileno(), write_end)
         finally:
@@ -171,15 +188,20 @@ class Worker:
             os.close(write_end)
         self._sock = ours
         self.output.start(read_end)
-        reply = self._receive(self.limits.call_seconds, f"importing {self.module}.py")
+        # CUDA starts before the import, on its own budget: a student's first call is not
+        # charged for it.
+        start = self.limits.call_seconds + (self.limits.cuda_start_seconds if self.gpu else 0)
+        reply = self._receive(start, f"importing {self.module}.py")
         self._keep_warnings(reply)
         if not reply["ok"]:
+            _raise_grader_problem(reply["error"])  # only the first reply, sent before any student code ran
             self.load_error = reply["error"]
 
     def call(self, function: str, args: tuple, kwargs: dict, forbidden=(), probe: str | None = None,
-             callbacks: dict | None = None):
+             budget: "ByteBudget | None" = None, callbacks: dict | None = None):
         """Run ``function`` in the worker under the ``forbidden`` API groups (or a trusted
         ``probe`` of it, see ``graders.probes``); raise what the student's code raised.
+        ``budget``: the bytes the worker may still send back in this test.
 
         ``callbacks`` ({name: trusted function}, for a cascade re-run) replace the student's
         functions of those names while the call runs: the worker asks, this side answers."""
@@ -191,7 +213,7 @@ class Worker:
                                                 "probe": probe, "substitute": sorted(callbacks or ())})
         except OSError:
             raise self._failure(f"running {function}()") from None
-        reply = self._receive(self.limits.call_seconds, f"running {function}()")
+        reply = self._receive(self.limits.call_seconds, f"running {function}()", budget)
         answered, deadline = 0, time.monotonic() + self.limits.call_seconds
         while reply.get("op") == "callback":
             if not callbacks or reply.get("function") not in callbacks or answered >= MAX_CALLBACKS \
@@ -201,10 +223,14 @@ class Worker:
                                     f"{function}()", limit="call_seconds" if time.monotonic() > deadline else None)
             self._answer(reply, callbacks[reply["function"]], function)
             answered += 1
-            reply = self._receive(self.limits.call_seconds, f"running {function}()")
+            reply = self._receive(self.limits.call_seconds, f"running {function}()", budget)
         self._keep_warnings(reply)
         if not reply.get("ok"):
             error = reply["error"]
+            if isinstance(error, dict) and error.get("grader"):
+                # Claimed after the submission's code ran, so not to be believed as the grader's
+                # problem: the test fails, with what the worker said.
+                raise WorkerFailure(f"the worker could not run {function}(): {error.get('message', '')}")
             raise protocol.StudentError(function, error["type"], error["message"], error.get("traceback", ""),
                                         error.get("group", ""), error.get("limit"), error.get("kinds"))
         if reply.get("mutated"):
@@ -232,15 +258,27 @@ class Worker:
         if isinstance(found, list):
             self.warnings += [w for w in found[:20] if isinstance(w, dict)]
 
-    def _receive(self, timeout: float, during: str) -> dict:
-        self._sock.settimeout(timeout)
+    def _receive(self, timeout: float, during: str, budget: "ByteBudget | None" = None) -> dict:
+        deadline, limit = time.monotonic() + timeout, "call_seconds"
+        if self.deadline is not None and self.deadline < deadline:
+            deadline, limit = self.deadline, "submission_seconds"
+        budget = budget or ByteBudget(self.limits.reply_mb << 20)
         try:
-            reply = protocol.read_message(self._sock)
+            reply = protocol.read_message(self._sock, deadline=deadline, max_bytes=budget.left, on_frame=budget.spend)
         except socket.timeout:
             self.kill()
+            if limit == "submission_seconds":
+                raise WorkerFailure(f"ran out of the submission's {self.limits.submission_seconds:g} s while "
+                                    f"{during} (the per-submission time limit)", limit=limit) from None
             raise WorkerFailure(f"timed out after {timeout:g} s while {during} "
-                                f"(the per-call time limit)", limit="call_seconds") from None
-        except (EOFError, OSError, protocol.ProtocolError) as error:
+                                f"(the per-call time limit)", limit=limit) from None
+        except protocol.MessageTooLarge:
+            self.kill()
+            raise WorkerFailure(f"sent back more than {self.limits.reply_mb} MiB in one test while {during} "
+                                "(the reply size limit)", limit="reply_mb") from None
+        except protocol.ProtocolError as error:
+            raise self._failure(during, error) from None
+        except (EOFError, OSError) as error:
             raise self._failure(during, error) from None
         if not isinstance(reply, dict) or ("ok" not in reply and reply.get("op") != "callback"):
             self.kill()
@@ -251,8 +289,8 @@ class Worker:
         if isinstance(cause, protocol.ProtocolError):
             self.kill()
             return WorkerFailure(f"the worker broke the result protocol while {during}: {cause}")
-        # The worker hung up: it is ending. Its exit status travels out through its
-        # namespace's init and supervisor, so let that finish before killing what is left.
+        # The worker hung up: it is ending. Give the zygote a moment to reap it, so the
+        # message can say how it ended, before killing what is left.
         status = self._zygote.exit_status(self._pid, wait=1.0) if self._pid else None
         self.kill()
         if status is None and self._pid:
@@ -282,27 +320,44 @@ class Worker:
         self.close()
 
 
+class ByteBudget:
+    """What a worker may still send back in one test."""
+
+    def __init__(self, total: int):
+        self.left = total
+
+    def spend(self, count: int) -> None:
+        self.left = max(0, self.left - count)
+
+
 class RemoteImpl:
-    """The ``impl`` fixture for a student: attribute access calls into the worker.
+    """The ``impl`` fixture for a student, one per test: attribute access calls into the
+    worker, and all its replies together stay within the ``reply_mb`` limit.
 
     ``forbidden_for(name)`` gives the API groups refused while ``name`` runs."""
 
     def __init__(self, worker: Worker, forbidden_for=lambda name: ()):
         self._worker = worker
         self._forbidden_for = forbidden_for
+        self._budget = ByteBudget(worker.limits.reply_mb << 20)
 
     def probe(self, kind: str, target: str, *args):
-        return self._worker.call(target, args, {}, self._forbidden_for(target), probe=kind)
+        return self._worker.call(target, args, {}, self._forbidden_for(target), probe=kind, budget=self._budget)
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
             raise AttributeError(name)
 
         def call(*args, **kwargs):
-            return self._worker.call(name, args, kwargs, self._forbidden_for(name))
+            return self._worker.call(name, args, kwargs, self._forbidden_for(name), budget=self._budget)
 
         call.__name__ = name
         return call
+
+
+def _raise_grader_problem(error: dict) -> None:
+    if isinstance(error, dict) and error.get("grader"):
+        raise GraderProblem(str(error.get("message", "the worker reported a problem of the grader's")))
 
 
 def _describe_exit(status: int | None, during: str, limits: Limits) -> WorkerFailure:
@@ -330,6 +385,7 @@ class _OutputCollector:
         self.cap = cap
         self.kept = bytearray()
         self.total = 0
+        self.lines = 0
         self._fd = None
         self._thread = None
 
@@ -347,6 +403,7 @@ class _OutputCollector:
             if not chunk:
                 return
             self.total += len(chunk)
+            self.lines += chunk.count(b"\n")
             room = self.cap - len(self.kept)
             if room > 0:
                 self.kept += chunk[:room]

@@ -23,6 +23,10 @@ _KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a named pipe"), (s
           (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
 
 
+class BatchError(ValueError):
+    """A batch of submissions cannot be graded as given; the message says why in one line."""
+
+
 class SubmissionNotLoaded(Exception):
     """The submission cannot be graded as it stands (its module could not be imported, or
     the folder itself was refused)."""
@@ -43,6 +47,20 @@ class Selection:
             return ""
         shown = ", ".join(self.left_out[:10]) + (f" and {len(self.left_out) - 10} more" if len(self.left_out) > 10 else "")
         return f"Left out of grading (links and special files are never followed or copied): {shown}"
+
+
+def metadata_identity(folder: Path) -> str | None:
+    """Who submitted, from a Gradescope ``submission_metadata.json`` in ``folder``: the
+    submitters' emails (or ids), sorted and joined; None where there is none."""
+    import json
+
+    try:
+        metadata = json.loads((Path(folder) / "submission_metadata.json").read_text())
+        users = metadata.get("users") or []
+        names = sorted(str(u.get("email") or u.get("id") or u.get("name")) for u in users if isinstance(u, dict))
+        return "+".join(names) or None
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None
 
 
 def _ignored(name: str) -> bool:

@@ -67,9 +67,10 @@ def _confine(control_fd: int, output_fd: int, request: dict) -> None:
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     workdir = spec["workdir"]
     os.chdir(workdir)
+    gpu_settings = {name: os.environ[name] for name in isolation.GPU_VARIABLES if name in os.environ}
     os.environ.clear()
     os.environ.update({"HOME": workdir, "TMPDIR": workdir, "PATH": "/usr/bin:/bin",
-                       "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"})
+                       "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0", **gpu_settings})
 
     _limit(resource.RLIMIT_CPU, limits["cpu_seconds"])
     _limit(resource.RLIMIT_FSIZE, limits["file_bytes"])
@@ -118,6 +119,10 @@ class _Session:
 
 def _serve(sock, request: dict) -> None:
     session = _Session()
+    problem = _start_cuda(request) if request["isolation"].get("gpu") else None
+    if problem:
+        _reply(sock, session, problem)
+        return
     with _recorded_warnings(request["workdir"]) as seen:
         reply = _load(session, request["module"], request["workdir"])
     _reply(sock, session, {**reply, "warnings": seen})
@@ -126,6 +131,11 @@ def _serve(sock, request: dict) -> None:
             message = protocol.read_message(sock, resolve_handle=session.resolve, build_generators=True)
         except EOFError:
             return
+        except protocol.ProtocolError as error:
+            # The trusted side's request is well formed: if it cannot be rebuilt here (the
+            # inputs cannot go to the GPU, say), say so rather than die without a word.
+            _reply(sock, session, _grader_problem(f"the worker could not take the test's inputs: {error}"))
+            continue
         if message.get("op") == "call":
             with _recorded_warnings(request["workdir"]) as seen, \
                     _substituted(session, message.get("substitute"), sock):
@@ -199,8 +209,40 @@ def _ask_trusted_side(name: str, session: _Session, sock):
 def _reply(sock, session: _Session, reply: dict) -> None:
     try:
         protocol.write_message(sock, reply, make_handle=session.keep)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, RuntimeError) as error:  # RuntimeError: a CUDA error reading a result back
         protocol.write_message(sock, {"ok": False, "error": _describe_error(error, "sending the result")})
+
+
+def _grader_problem(message: str) -> dict:
+    return {"ok": False, "error": {"type": "GraderProblem", "message": message, "traceback": "", "grader": True}}
+
+
+def _start_cuda(request: dict) -> dict | None:
+    """Initialise CUDA before the student's module is imported, on its own time budget,
+    and bound the GPU memory this worker may take. A failure is the grader's problem."""
+    import time
+
+    started = time.monotonic()
+    try:
+        import torch
+
+        torch.cuda.init()
+        torch.empty(1, device="cuda")
+        total = torch.cuda.get_device_properties(0).total_memory
+        wanted = request["limits"].get("gpu_memory_bytes")
+        if wanted:
+            torch.cuda.set_per_process_memory_fraction(min(1.0, wanted / total))
+    except Exception as error:  # noqa: BLE001 - any failure: CUDA is unusable in this sandbox
+        return _grader_problem(f"CUDA could not be started in the sandboxed worker after "
+                               f"{time.monotonic() - started:.1f} s: {type(error).__name__}: {error}")
+    return None
+
+
+def _synchronize() -> None:
+    """Make a kernel's asynchronous CUDA error surface inside the call that launched it."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
 
 
 def _load(session: _Session, module_name: str, workdir: str) -> dict:
@@ -235,13 +277,18 @@ def _call(session: _Session, name: str, args: list, kwargs: dict, forbidden, pro
     with guard.watching(forbidden, [workdir], deep=probes.needs_deep_guard(probe)) as seen:
         try:
             value = function(*args, **kwargs)
+            _synchronize()
         except BaseException as raised:  # noqa: BLE001 - report sys.exit() and the like, then go on
             error = raised
     # A refusal stands even where the submission caught it and went on.
     error = seen.violation or error
     if error is not None:
         return {"ok": False, "error": _describe_error(error, f"calling {name}")}
-    return {"ok": True, "value": value, "mutated": watch.changed()}
+    try:
+        mutated = watch.changed()
+    except RuntimeError as raised:  # a CUDA error left behind, surfacing on the input check
+        return {"ok": False, "error": _describe_error(raised, f"checking the inputs of {name}")}
+    return {"ok": True, "value": value, "mutated": mutated}
 
 
 def _near_matches(wanted: str, workdir: str, most: int = 3) -> str:
@@ -276,6 +323,8 @@ def _describe_error(error: BaseException, during: str) -> dict:
         message = f"could not start another process or thread while {during} (the worker's process limit)"
     elif limit == "memory_mb":
         message = f"ran out of memory while {during} (the worker's memory limit)"
+    elif limit == "gpu_memory_mb":
+        message = f"ran out of GPU memory while {during} (the worker's GPU memory limit)"
     else:
         message = str(error)
     return {"type": type(error).__name__, "message": message[:2000],
@@ -308,6 +357,8 @@ def _limit_behind(error: BaseException) -> str | None:
     if isinstance(error, BlockingIOError) or (
             isinstance(error, RuntimeError) and "can't start new thread" in str(error)):
         return "processes"
+    if type(error).__name__ == "OutOfMemoryError" and "CUDA" in str(error):
+        return "gpu_memory_mb"
     if isinstance(error, MemoryError) or (
             isinstance(error, RuntimeError) and "can't allocate memory" in str(error)):
         return "memory_mb"

@@ -6,7 +6,7 @@ worker per request. A request arrives on the control socket with two file descri
 attached: the worker's end of its own socket pair and the write end of its output pipe.
 CUDA is never initialised here, so a forked worker may still initialise it.
 
-Run as ``python -I -m graders.zygote CONTROL_FD``.
+Started by ``graders.sandbox.Zygote`` as ``python -s -P -c ... CONTROL_FD``.
 """
 from __future__ import annotations
 

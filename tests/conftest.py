@@ -51,3 +51,12 @@ def a2_stub(a2):
     from graders import release
 
     return release.strip_solutions(a2.reference_source)
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, alive
 from graders import engine, isolation, release
 
 
@@ -535,6 +535,11 @@ for _ in range(2000):
     result = _grade(a2, make_submission, noisy)
     assert result.score == result.max_score
     assert len(result.output) < 70 * 1024 and "more bytes of output cut" in result.output
+    assert result.limits_hit == ["output_kb"]  # named, though it costs nothing
+    from graders import render
+
+    assert "printed 2,000 line(s) (19.1 MiB)" in render.feedback_markdown(result)  # all of it, not what was kept
+    assert render.csv_row(result)["limits_hit"] == "output_kb"
 
 
 # --------------------------------------------------------------------------- 5. faults
@@ -629,12 +634,6 @@ def test_a_corrupt_results_folder_is_repaired_on_rerun(a2, tmp_path):
 
 # --------------------------------------------------------------------------- helpers
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _named(title: str, wait: float = 3.0) -> list[int]:
@@ -647,7 +646,7 @@ def _named(title: str, wait: float = 3.0) -> list[int]:
             if entry.isdigit():
                 try:
                     with open(f"/proc/{entry}/comm") as comm:
-                        if comm.read().strip() == title and _alive(int(entry)):
+                        if comm.read().strip() == title and alive(int(entry)):
                             found.append(int(entry))
                 except OSError:
                     pass

@@ -76,7 +76,7 @@ def test_a_corrupt_results_file_is_regraded(cohort, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (("validate", "no_such_assignment"), "no assignment named 'no_such_assignment'"),
     (("grade", "a2_numpy_mlp", "/nonexistent/folder", "--out", "/tmp/x"), "is not a folder"),
-    (("grade-all", "a2_numpy_mlp", "/nonexistent/folder", "--out", "/tmp/x"), "is not a folder"),
+    (("grade-all", "a2_numpy_mlp", "/nonexistent/folder", "--out", "/tmp/x"), "does not exist"),
 ])
 def test_bad_input_gets_a_clear_error(args, message):
     run = nngrade(*args)

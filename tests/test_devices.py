@@ -62,3 +62,136 @@ def test_the_reference_gets_full_marks_on_the_gpu(load, make_submission, name):
     result = engine.grade(assignment, make_submission("ref", {f"{assignment.module}.py": assignment.reference_source}),
                           "ref", devices={"cuda"})
     assert result.score == result.max_score > 0, [t.message for t in result.tests if t.status != "passed"]
+
+
+# --------------------------------------------------------------------------- GPU readiness, checked on the CPU
+
+def test_the_graders_gpu_choice_and_cuda_settings_reach_the_worker(make_submission, monkeypatch):
+    from graders import sandbox
+    from graders.sandbox import Limits, RemoteImpl, Worker
+
+    settings = {"CUDA_VISIBLE_DEVICES": "GPU-8f0c-test", "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
+                "PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"}
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sandbox, "_zygote", None)  # a zygote started with these settings
+    folder = make_submission("s", {"mod.py": "import os\ndef env():\n    return dict(os.environ)\n"})
+    with Worker(folder, "mod", Limits()) as worker:
+        seen = RemoteImpl(worker).env()
+    assert {name: seen.get(name) for name in settings} == settings
+
+
+def test_pool_processes_spread_over_the_gpus_round_robin(monkeypatch):
+    from graders import executors, gpus
+
+    monkeypatch.setenv(gpus.VARIABLE, "GPU-aaaa,GPU-bbbb")
+    with executors.start("local", workers=2) as pool:
+        futures = [pool.submit(_visible_gpus) for _ in range(6)]
+        chosen = {future.result() for future in futures}
+    assert chosen == {"GPU-aaaa", "GPU-bbbb"}
+    assert gpus.pin(3) == "GPU-bbbb" and gpus.listed() == ["GPU-bbbb"]
+
+
+def _visible_gpus() -> str:
+    import os
+    import time
+
+    time.sleep(0.2)  # keep both pool processes busy, so both take tasks
+    return os.environ.get("CUDA_VISIBLE_DEVICES", "")
+
+
+def test_ray_tasks_ask_for_a_share_of_the_gpus_only_where_there_are_some():
+    from graders.executors import ray_gpu_share
+
+    assert ray_gpu_share({"CPU": 8.0, "GPU": 2.0}, 8) == 0.25
+    assert ray_gpu_share({"CPU": 2.0, "GPU": 4.0}, 2) == 1.0
+    assert ray_gpu_share({"CPU": 8.0}, 8) == 0.0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU: CUDA starts")
+def test_a_worker_that_cannot_start_cuda_is_the_graders_problem_not_the_students(make_submission):
+    from graders.sandbox import GraderProblem, Limits, Worker
+
+    folder = make_submission("s", {"mod.py": "x = 1\n"})
+    with pytest.raises(GraderProblem, match="CUDA could not be started in the sandboxed worker"):
+        Worker(folder, "mod", Limits(), gpu=True)
+
+
+def test_cuda_out_of_memory_is_named_as_the_gpu_memory_limit():
+    from graders import worker
+
+    class OutOfMemoryError(RuntimeError):  # torch.cuda.OutOfMemoryError's name and message
+        pass
+
+    error = OutOfMemoryError("CUDA out of memory. Tried to allocate 130.00 GiB")
+    assert worker._limit_behind(error) == "gpu_memory_mb"
+    assert "GPU memory limit" in worker._describe_error(error, "calling f")["message"]
+
+
+def test_doctor_says_plainly_what_this_machine_has(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    run = subprocess.run([sys.executable, "-m", "graders.cli", "doctor"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "grading runs at: " in run.stdout and "a sandboxed worker started in" in run.stdout
+    if torch.cuda.is_available():
+        assert "a sandboxed CUDA worker" in run.stdout
+    else:
+        assert "no GPU here" in run.stdout and "not run (no GPU)" in run.stdout
+
+
+# --------------------------------------------------------------------------- on a GPU (not run without one)
+
+GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU on this machine: CUDA grading not exercised")
+
+
+@GPU
+def test_a1_reference_gets_full_marks_on_the_gpu(load, make_submission):
+    a1 = load("a1_foundations")
+    result = engine.grade(a1, make_submission("ref", {"foundations.py": a1.reference_source}), "ref", devices={"cuda"})
+    assert result.score == result.max_score > 0, [t.message for t in result.tests if t.status != "passed"]
+
+
+@GPU
+@pytest.mark.parametrize("name", ["a1_foundations", "a3_torch_layers", "a4_conv", "a5_autograd"])
+def test_a_known_mistake_loses_points_on_the_gpu_with_its_diagnosis(load, make_submission, name):
+    assignment = load(name)
+    mistake = assignment.mistakes[0]
+    result = engine.grade(assignment, make_submission("wrong", {f"{assignment.module}.py": assignment.source_with(mistake)}),
+                          "wrong", devices={"cuda"})
+    assert result.score < result.max_score
+    assert any(d.id == mistake.id for t in result.tests for d in t.diagnoses)
+
+
+@GPU
+def test_the_worker_uses_the_graders_gpu(make_submission):
+    from graders.sandbox import Limits, RemoteImpl, Worker
+
+    folder = make_submission("s", {"mod.py": "import torch\ndef uuid():\n    return str(torch.cuda.get_device_properties(0).uuid)\n"})
+    with Worker(folder, "mod", Limits(), gpu=True) as worker:
+        assert RemoteImpl(worker).uuid() == str(torch.cuda.get_device_properties(0).uuid)
+
+
+@GPU
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_bulk_grading_runs_the_cuda_tests(tmp_path, executor):
+    import csv
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "graders.cli", "grade-all", "a1_foundations",
+                          str(ROOT / "examples" / "a1_foundations"), "--out", str(out), "--workers", "2",
+                          "--executor", executor, "--device", "cuda"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=900)
+    assert run.returncode == 0, run.stderr
+    rows = {row["student"]: row for row in csv.DictReader(open(out / "grades.csv"))}
+    assert all(row["tests_not_run"] == "0" for row in rows.values())
+    assert float(rows["alice"]["score"]) == float(rows["alice"]["max_score"]) > 0
+    assert all(float(rows[s]["score"]) < float(rows[s]["max_score"]) for s in ("bob", "carol", "dave"))

@@ -1,6 +1,9 @@
 """The wire carries plain data only and refuses anything else."""
 import json
 import socket
+import struct
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -60,3 +63,55 @@ def test_frames_roundtrip_over_a_socket_and_reject_lies_about_length():
     left.sendall(protocol._HEADER.pack(protocol.MAX_MESSAGE_BYTES + 1, 2))
     with pytest.raises(protocol.ProtocolError):
         protocol.read_message(right)
+
+
+# --------------------------------------------------------------------------- hostile framing
+
+def _frame(sizes_blob: bytes, header: bytes = b"{}", body: bytes = b"") -> bytes:
+    total = 4 + len(sizes_blob) + len(header) + len(body)
+    return struct.pack("<QI", total, len(header)) + struct.pack("<I", len(sizes_blob)) + sizes_blob + header + body
+
+
+def test_a_reply_trickled_a_byte_at_a_time_still_times_out_at_the_deadline():
+    ours, theirs = socket.socketpair()
+    frame = _frame(b"[]", json.dumps({"ok": True}).encode())
+
+    def trickle():
+        for byte in frame:
+            try:
+                theirs.send(bytes([byte]))
+            except OSError:
+                return
+            time.sleep(0.2)
+
+    sender = threading.Thread(target=trickle, daemon=True)
+    sender.start()
+    started = time.monotonic()
+    with pytest.raises(socket.timeout):
+        protocol.read_message(ours, deadline=time.monotonic() + 1.0)
+    assert time.monotonic() - started < 2.0  # one deadline for the message, not one per read
+    ours.close()
+    theirs.close()
+
+
+@pytest.mark.parametrize("sizes_blob", [b"[1e999]", b"{not json", b"[" * 5000 + b"]" * 5000, b'["3"]', b"[true]"])
+def test_a_bad_size_table_is_a_protocol_error(sizes_blob):
+    ours, theirs = socket.socketpair()
+    theirs.sendall(_frame(sizes_blob))
+    with pytest.raises(protocol.ProtocolError):
+        protocol.read_message(ours, deadline=time.monotonic() + 5)
+
+
+def test_an_array_whose_shape_overflows_is_a_protocol_error():
+    header = json.dumps({"$nd": 0, "dtype": "float64", "shape": [2**62, 2**62, 4], "lib": "numpy"}).encode()
+    ours, theirs = socket.socketpair()
+    theirs.sendall(_frame(b"[0]", header))
+    with pytest.raises(protocol.ProtocolError):
+        protocol.read_message(ours, deadline=time.monotonic() + 5)
+
+
+def test_a_message_over_the_cap_is_refused_before_its_body_is_read():
+    ours, theirs = socket.socketpair()
+    theirs.sendall(struct.pack("<QI", 10 << 30, 2))  # announces 10 GiB, sends nothing more
+    with pytest.raises(protocol.MessageTooLarge):
+        protocol.read_message(ours, deadline=time.monotonic() + 5, max_bytes=1 << 20)

@@ -4,6 +4,8 @@ import time
 
 import pytest
 
+from conftest import alive
+
 from graders.protocol import StudentError
 from graders.sandbox import Limits, RemoteImpl, Worker, WorkerFailure
 
@@ -24,6 +26,29 @@ def where_am_i():
 def burn():
     while True:
         pass
+
+def trickle():
+    import os, stat, struct, time
+    control = next(fd for fd in range(3, 256) if _is_socket(fd))
+    header = b" " * 98 + b"{}"
+    os.write(control, struct.pack("<QII", 4 + 2 + len(header), len(header), 2) + b"[]")  # a well-formed frame...
+    for byte in header:  # ...whose body comes a byte at a time
+        os.write(control, bytes([byte]))
+        time.sleep(0.25)
+
+def _is_socket(fd):
+    import os, stat
+    try:
+        return stat.S_ISSOCK(os.fstat(fd).st_mode)
+    except OSError:
+        return False
+
+def huge():
+    return np.broadcast_to(np.zeros(1), (2**25,))  # 256 MiB once made contiguous for the wire
+
+def nap(seconds):
+    import time
+    time.sleep(seconds)
 """
 
 
@@ -65,21 +90,45 @@ def test_a_busy_loop_is_stopped_at_the_call_limit(make_submission):
         assert time.monotonic() - started < 5
 
 
+def test_a_reply_trickled_a_byte_at_a_time_is_cut_at_the_call_limit(make_submission):
+    with Worker(make_submission("s", {"mod.py": MODULE}), "mod", Limits(call_seconds=2)) as worker:
+        started = time.monotonic()
+        with pytest.raises(WorkerFailure, match="timed out after 2 s") as failure:
+            RemoteImpl(worker).trickle()
+        assert failure.value.limit == "call_seconds" and time.monotonic() - started < 4
+
+
+def test_a_huge_reply_is_refused_unread_and_names_the_limit(make_submission):
+    with Worker(make_submission("s", {"mod.py": MODULE}), "mod", Limits(reply_mb=8)) as worker:
+        before = _peak_memory()
+        with pytest.raises(WorkerFailure, match="more than 8 MiB") as failure:
+            RemoteImpl(worker).huge()
+        assert failure.value.limit == "reply_mb"
+        assert _peak_memory() - before < 64 << 20  # the 256 MiB never reached the grader
+
+
+def test_no_call_outlasts_the_submission_time(make_submission):
+    deadline = time.monotonic() + 2
+    with Worker(make_submission("s", {"mod.py": MODULE}), "mod", Limits(call_seconds=30), deadline=deadline) as worker:
+        with pytest.raises(WorkerFailure, match="per-submission time limit") as failure:
+            RemoteImpl(worker).nap(20)
+        assert failure.value.limit == "submission_seconds" and time.monotonic() < deadline + 2
+
+
+def _peak_memory() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+
+
 def _sleepers() -> list[str]:
     found = []
     for entry in os.listdir("/proc"):
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                if cmdline.read() == b"sleep\x0031337\x00" and _alive(int(entry)):
+                if cmdline.read() == b"sleep\x0031337\x00" and alive(int(entry)):
                     found.append(entry)
         except (OSError, ValueError):
             pass
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
