@@ -122,7 +122,25 @@ def _values(actual, expected, tolerance, path):
     close = np.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
     if np.all(close):
         return []
-    return [f"{path}: {int((~close).sum())} of {close.size} values differ beyond tolerance (rtol={rtol:g}, atol={atol:g})"]
+    with np.errstate(invalid="ignore", over="ignore"):
+        excess = np.where(close, 0, np.abs(a - e) / (atol + rtol * np.abs(e)))
+    worst = np.unravel_index(int(np.argmax(np.where(np.isnan(excess), np.inf, excess))), excess.shape)
+    return [f"{path}: {int((~close).sum())} of {close.size} values differ beyond tolerance (rtol={rtol:g}, "
+            f"atol={atol:g}); the worst{f' at index {tuple(int(i) for i in worst)}' if worst else ''}: "
+            f"{_difference(e[worst], a[worst])}"]
+
+
+def _difference(expected, actual):
+    """Both numbers with as many digits as it takes to tell them apart, and the errors."""
+    expected, actual = complex(expected), complex(actual)
+    if not expected.imag and not actual.imag:
+        expected, actual = expected.real, actual.real
+    digits = next((d for d in range(6, 18) if f"{expected:.{d}g}" != f"{actual:.{d}g}"), 17)
+    text = f"expected {expected:.{digits}g}, got {actual:.{digits}g}"
+    error = abs(actual - expected)
+    if error != error or error == float("inf"):
+        return text
+    return text + f" (absolute error {error:.2g}" + (f", relative error {error / abs(expected):.2g})" if expected else ")")
 
 
 def _scalar(value):

@@ -115,6 +115,14 @@ def test_numbers_show_where_they_differ_with_absolute_and_relative_error():
     assert shown[0] != shown[1]
 
 
+def test_the_notebook_runtime_shows_where_numbers_differ_too():
+    runtime = {}
+    exec((ROOT / "graders" / "nbruntime.py").read_text(), runtime)
+    [difference] = runtime["_values"](np.array([0.3165161184, 1.0]), np.array([0.3165160234, 1.0]),
+                                      {"float64": (1e-7, 1e-9)}, "dW")
+    assert "at index (0,)" in difference and "got 0.3165161" in difference and "absolute error 9.5e-08" in difference
+
+
 # --------------------------------------------------------------------------- tracebacks
 
 def test_tracebacks_show_only_the_students_frames_with_relative_paths(load, make_submission):
