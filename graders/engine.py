@@ -281,7 +281,7 @@ def _run_test(assignment: Assignment, spec: TestSpec, device: str, student: str,
     if recorder.unimplemented:
         # A stub raising NotImplementedError, even where the test caught it as an outcome:
         # plain words, not the comparison of an error with the expected values.
-        test.message = _unimplemented_message(recorder, actual.error)
+        test.message = _unimplemented_message(recorder)
         return
     if reveals(assignment.reveal, "messages"):
         test.inputs = recorder.summary(full=reveals(assignment.reveal, "inputs"),
@@ -320,7 +320,7 @@ def _failing_calls(recorder: Recorder, actual: _Run, culprits: list) -> list[int
     return recorder.failing_calls(culprits)
 
 
-def _unimplemented_message(recorder: Recorder, error) -> str:
+def _unimplemented_message(recorder: Recorder) -> str:
     name = recorder.unimplemented[0]
     missing = next((r for r in recorder.results if getattr(r, "type_name", None) == NOT_IMPLEMENTED[1]
                     and getattr(r, "function", None) == name), None)
