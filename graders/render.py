@@ -170,10 +170,12 @@ def fenced(text: str) -> list[str]:
 
 
 def escape_markdown(text: str) -> str:
-    """``text`` as plain words in Markdown: one line, HTML and Markdown punctuation escaped."""
+    """``text`` as plain words inside a line of Markdown: one line (so it cannot start a
+    block of its own), HTML escaped, and the characters that open emphasis, code, links,
+    images or strikethrough backslash-escaped. Everything else reads as written."""
     text = " ".join(str(text).split())
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~])", r"\\\1", text)
+    return re.sub(r"([\\`*_\[\]~])", r"\\\1", text)
 
 
 def csv_row(result: SubmissionResult) -> dict:
