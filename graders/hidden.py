@@ -30,7 +30,8 @@ class Fail(AssertionError):
 
     def __init__(self, message: str, mistake: str | None = None,
                  failures: list[tuple[str, str | None]] | None = None):
-        self.failures = list(failures or [(message, mistake)])
+        # The same property failing again (in a loop over dtypes, say) is said once.
+        self.failures = list(dict.fromkeys(failures or [(message, mistake)]))
         self.message = "\n".join(text for text, _ in self.failures)
         super().__init__(self.message)
         self.mistake = self.failures[0][1]
