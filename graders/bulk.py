@@ -247,8 +247,8 @@ def _prepare(context: Context) -> assignments.Assignment:
 def _warm(assignment: assignments.Assignment) -> assignments.Assignment:
     """Do once per process what the first submission would otherwise pay for: import the
     hidden tests, the reference and every catalogued mistake, import torch here (to list
-    the devices), start the API guard's torch modes once (torch imports its compiler
-    machinery on first use, about a second) and probe the isolation level."""
+    the devices), register the API guard's kernels at torch's dispatcher once (half a
+    second; catalogued mistakes run under it here) and probe the isolation level."""
     if assignment.kind == "quiz":
         return assignment  # graded in this process from answers.toml: nothing to warm
     assignment.tests, assignment.reference  # noqa: B018 - loaded on first access
@@ -363,10 +363,21 @@ def grade_all(name: str, root: Path, out: Path, workers: int | None = None, devi
                 _run(jobs, context, assignment, out, executor, workers, scheduler, done, progress, len(submissions))
         finally:
             render.write_csv([o.row for o in done], out / "grades.csv")
+        _similarity(out, assignment, submissions)
         return sorted(done, key=lambda o: o.student)
     finally:
         if holder is not None:
             holder.cleanup()
+
+
+def _similarity(out: Path, assignment, submissions: dict[str, Path]) -> None:
+    """similarity.csv and .json for the report; a failure here never costs a grade."""
+    from graders import similarity
+
+    try:
+        similarity.write(out, assignment, submissions)
+    except Exception as error:  # noqa: BLE001 - the grades are written; say what went wrong
+        print(f"nngrade: similarity not computed: {type(error).__name__}: {error}", file=sys.stderr)
 
 
 def _run(jobs, context, assignment, out, executor, workers, scheduler, done, progress, total) -> None:

@@ -20,6 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     _device_option(p)
     _isolation_option(p)
 
+    p = commands.add_parser("guard", help="what each forbidden-API group covers (torch's operators, by name)")
+    p.add_argument("assignment", nargs="?", help="only the groups this assignment's tasks forbid")
+    p.add_argument("--ops", action="store_true", help="list every operator, not just the counts")
+
     p = commands.add_parser("release", help="regenerate student_template/ from reference/ + assignments/")
     p.add_argument("assignments", nargs="*", help="default: every assignment")
     p.add_argument("--check", action="store_true", help="only report whether the committed templates are in sync")
@@ -159,6 +163,30 @@ def _validate(args) -> int:
     failed = [c for c in checks if not c.ok]
     print(f"\n{len(checks) - len(failed)} of {len(checks)} checks passed" + (": VALID" if not failed else ": NOT VALID"))
     return 1 if failed else 0
+
+
+def _guard(args) -> int:
+    from graders import assignment, guard
+
+    used: dict[str, list[str]] = {}
+    if args.assignment:
+        loaded = assignment.load(args.assignment)
+        for task in getattr(loaded, "tasks", {}).values():
+            for group in task.forbidden:
+                used.setdefault(group, []).append(task.id)
+        if not used:
+            print(f"{loaded.name}: no task forbids anything")
+            return 0
+    groups = list(used) if used else list(guard.GROUPS)
+    for group, operators in guard.coverage(groups).items():
+        overloads = len(guard.family(group))
+        tasks = f"; forbidden in {', '.join(used[group])}" if used else ""
+        print(f"{group}: {guard.describe(group)}: {len(operators)} operators, {overloads} overloads{tasks}")
+        if args.ops:
+            print("  " + "\n  ".join(operators))
+    if not args.ops:
+        print("(--ops lists every operator; autograd also covers every autograd graph node, in any thread)")
+    return 0
 
 
 def _release(args) -> int:
@@ -317,6 +345,10 @@ def _report(args) -> int:
 
     if not args.folder.is_dir():
         raise FileNotFoundError(f"{args.folder} is not a folder")
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise FileNotFoundError("nngrade report draws its plots with matplotlib: pip install 'nngrade[report]'")
     target = report.write(args.folder, args.output)
     print(f"Report written to {target}")
     return 0
@@ -348,7 +380,7 @@ def _doctor(args) -> int:
     return doctor.run()
 
 
-COMMANDS = {"validate": _validate, "release": _release, "grade": _grade, "grade-all": _grade_all,
+COMMANDS = {"validate": _validate, "guard": _guard, "release": _release, "grade": _grade, "grade-all": _grade_all,
             "report": _report, "export": _export, "doctor": _doctor}
 
 if __name__ == "__main__":

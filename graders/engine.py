@@ -8,7 +8,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graders import __version__, guard, isolation, probes
+from graders import __version__, guard, isolation, probes, scan, tamper
 from graders.assignment import Assignment, reveals
 from graders.catalog import Entry
 from graders.compare import compare, exact_float32
@@ -46,6 +46,7 @@ class TestResult:
     fix_first: list[str] = field(default_factory=list)
     # The reference's functions this test can reach (for cascades; not reported).
     reached: frozenset = field(default=frozenset(), repr=False, compare=False)
+    tampered: bool = False  # possible tampering was recorded while it ran: it scores 0
 
     @property
     def counts(self) -> bool:
@@ -67,6 +68,12 @@ class SubmissionResult:
     seconds: float = 0.0
     reveal: str = "messages"  # the assignment's reveal policy: how much feedback shows
     notes: list[str] = field(default_factory=list)  # about the submission itself (files left out)
+    evidence: list[tamper.Evidence] = field(default_factory=list)  # possible tampering, static and run time
+
+    @property
+    def flagged(self) -> bool:
+        """For a person to look at: something in or done by the submission may be tampering."""
+        return bool(self.evidence)
 
     @property
     def score(self) -> float:
@@ -90,9 +97,11 @@ class LocalImpl:
         self._forbidden_for = forbidden_for
 
     def probe(self, kind: str, target: str, *args):
-        rules = probes.rules_for(kind, self._forbidden_for(target))
-        return self._run(target, probes.run, (kind, getattr(self._module, target), *args), {}, rules,
-                         deep=probes.needs_deep_guard(kind))
+        groups = self._forbidden_for(target)
+        rules, inner = probes.rules_for(kind, groups), probes.inner_rules(kind, groups)
+        folder = [str(Path(self._module.__file__).parent)]
+        kwargs = {"inner": lambda: guard.watching(inner, folder)} if inner else {}
+        return self._run(target, probes.run, (kind, getattr(self._module, target), *args), kwargs, rules)
 
     def __getattr__(self, name: str):
         function = getattr(self._module, name)
@@ -102,10 +111,10 @@ class LocalImpl:
 
         return call
 
-    def _run(self, name, function, args, kwargs, rules, deep=False):
+    def _run(self, name, function, args, kwargs, rules):
         watcher = watch(function, args, kwargs)
         try:
-            with guard.watching(rules, [str(Path(self._module.__file__).parent)], deep) as seen:
+            with guard.watching(rules, [str(Path(self._module.__file__).parent)]) as seen:
                 value = function(*args, **kwargs)
         except guard.ForbiddenCall:
             pass
@@ -188,6 +197,7 @@ def grade(assignment: Assignment, submission: Path, student: str,
     finally:
         result.output = session.close()
         result.printed, result.output_capped = (session.printed_lines, session.printed_bytes), session.capped
+    result.evidence = scan.scan_submission(Path(submission), assignment) + session.evidence
     result.seconds = round(time.monotonic() - started, 3)
     return result
 
@@ -206,12 +216,16 @@ class _WorkerSession:
         self._output: list[str] = []
         self.printed_lines = self.printed_bytes = 0
         self.capped = False
+        self.evidence: list[tamper.Evidence] = []  # what the workers reported, in order
+        self.tampered_at_import = False  # then every test is affected
+        self._evidence_read = 0  # how much of the current worker's evidence is in self.evidence
 
     def impl(self) -> RemoteImpl:
         if self.load_error:
             raise SubmissionNotLoaded(self.load_error)
         if self.worker is None:
             try:
+                self._evidence_read = 0
                 self.worker = Worker(self.submission, self.assignment.module, self.assignment.limits, self.gpu,
                                      self.deadline)
             except WorkerFailure as failure:
@@ -234,6 +248,25 @@ class _WorkerSession:
 
     def crashed(self) -> None:
         self._retire()
+
+    def take_evidence(self) -> list[tamper.Evidence]:
+        """What the worker reported since the last look (untrusted data, checked on the way in)."""
+        if self.worker is None:
+            return []
+        fresh = []
+        for item in self.worker.evidence[self._evidence_read:]:
+            try:
+                fresh.append(tamper.Evidence.from_dict(item))
+            except ValueError:
+                fresh.append(tamper.Evidence("guard", "evidence the worker sent in a broken form", "", 0, "call"))
+        self._evidence_read = len(self.worker.evidence)
+        self.tampered_at_import = self.tampered_at_import or any(e.phase == "import" for e in fresh)
+        kept = set(self.evidence)
+        for item in fresh:  # what the submission is flagged with: each thing once, within a cap
+            if item not in kept and len(self.evidence) < tamper.MAX_RECORDS:
+                self.evidence.append(item)
+                kept.add(item)
+        return fresh
 
     def _retire(self) -> None:
         if self.worker is not None:
@@ -271,6 +304,16 @@ def _run_test(assignment: Assignment, spec: TestSpec, device: str, student: str,
     recorder = Recorder(impl)
     worker, warned = session.worker, len(session.worker.warnings)
     actual = _execute(spec, recorder, seed, device)
+    fresh = session.take_evidence()
+    if fresh or session.tampered_at_import:
+        also = ""  # what else went wrong (a limit hit, a crash) is still said
+        if isinstance(actual.error, WorkerFailure):
+            session.crashed()
+            also, test.limit, test.crashed = actual.error.message, actual.error.limit, True
+        elif actual.error is not None:
+            also, test.limit = _explain_error(actual.error), getattr(actual.error, "limit", None)
+        _tampered(test, fresh, also)
+        return
     test.reached = frozenset(assignment.reachable_from(recorder.functions))
     test.warnings = _warning_lines(worker.warnings[warned:], assignment.reveal)
     tolerance = lambda dtype: assignment.tolerance_for(dtype, spec)  # noqa: E731
@@ -348,6 +391,17 @@ def _warning_lines(found: list, reveal: str) -> list[str]:
         line = f"{category}{f' at {where}' if where else ''}: {text}"
         counts[line] = counts.get(line, 0) + (count if isinstance(count, int) and count > 0 else 1)
     return [line + (f" ({times} times)" if times > 1 else "") for line, times in counts.items()]
+
+
+def _tampered(test: TestResult, fresh: list[tamper.Evidence], also: str = "") -> None:
+    """The test scores 0 and says why, in words that accuse nobody."""
+    what = sorted({tamper.KINDS[e.kind] for e in fresh if e.phase != "import"})
+    when = "while this test ran, your code " + "; ".join(what) if what else \
+        "when your module was imported, it did something the grader treats as possible tampering"
+    test.status, test.points, test.tampered = "failed", 0.0, True
+    test.message = (f"not scored: {when}. The grader cannot vouch for a result produced that way, so this "
+                    "test scores 0 and the submission is marked for a person to look at (see \"Integrity "
+                    "check\" in the feedback)." + (f"\nAlso: {also}" if also else ""))
 
 
 def _execute(spec: TestSpec, impl, seed: int, device: str) -> _Run:
@@ -455,7 +509,7 @@ def _explain_cascades(assignment: Assignment, ran: list[tuple[TestSpec, TestResu
     for spec, test in ran:
         if time.monotonic() - started > assignment.limits.submission_seconds:
             return
-        if test.status != "failed" or test.crashed or test.limit:
+        if test.status != "failed" or test.crashed or test.limit or test.tampered:
             continue
         tasks = [task.id for task in assignment.tasks.values()
                  if task.id != spec.task and (task.id, test.device) in failed and set(task.functions) & test.reached]
@@ -475,8 +529,11 @@ def _passes_with_reference(assignment: Assignment, spec: TestSpec, device: str, 
     seed = derive_seed(student, assignment.name, spec.name, device)
     expected = _execute(spec, LocalImpl(assignment.reference), seed, device)
     actual = _execute(spec, _WithReference(session.worker, assignment, names), seed, device)
+    tampered = bool(session.take_evidence())  # kept in the session's record, and never credited
     if isinstance(actual.error, WorkerFailure):
         session.crashed()
+        return False
+    if tampered:
         return False
     tolerance = lambda dtype: assignment.tolerance_for(dtype, spec)  # noqa: E731
     return actual.error is None and actual.failure is None and not compare(actual.value, expected.value, tolerance)

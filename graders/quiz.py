@@ -36,7 +36,7 @@ from graders import quiz_format
 from graders.assignment import REVEAL_LEVELS, ManifestError, Task, reveals
 from graders.engine import Diagnosis, SubmissionResult, TestResult
 
-ISOLATION = "not needed: answers.toml is parsed as data and no student code runs"
+ISOLATION = "not needed (a quiz runs no student code)"
 TYPE_WORDS = {"true_false": "true/false", "multi": "choose every correct option", "numeric": "numeric"}
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # a TOML bare key, so the student writes q01 = ...
 _DECIMALS_ASKED = re.compile(r"\((\d+) decimals?\)")  # "(4 decimals)" in a numeric prompt

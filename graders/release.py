@@ -6,6 +6,7 @@ regions become ``raise NotImplementedError``; signatures and docstrings stay.
 from __future__ import annotations
 
 import ast
+import pprint
 import re
 import shutil
 from pathlib import Path
@@ -66,8 +67,42 @@ def template_files(assignment: Assignment) -> dict[str, str]:
     public = sorted((assignment.folder / "public").glob("*.py"))
     for path in public:
         files[f"tests/{path.name}"] = path.read_text()
+    plugin = student_guard(assignment)
+    if plugin:
+        files["conftest.py"] = plugin
     files[".github/workflows/classroom.yml"] = classroom_workflow(assignment)
     return files
+
+
+def student_guard(assignment: Assignment) -> str:
+    """The template's conftest.py: graders/student_guard.py with this assignment's rules,
+    so the public tests refuse what the grader refuses, with its words ("" if nothing is
+    forbidden). Self-contained: student repositories do not have nngrade installed."""
+    from graders import guard
+
+    forbidden = {}
+    for task in assignment.tasks.values():
+        for function in task.functions:
+            groups = list(dict.fromkeys([*forbidden.get(function, []), *task.forbidden]))
+            if groups:
+                forbidden[function] = groups
+    if not forbidden:
+        return ""
+    used = sorted({g for groups in forbidden.values() for g in groups})
+    rules = {"module": assignment.module, "forbidden": forbidden,
+             "groups": {g: _group_rule(guard, g) for g in used}}
+    source = (Path(__file__).parent / "student_guard.py").read_text()
+    marker = 'RULES = {"module": "", "forbidden": {}, "groups": {}}  # filled in by `nngrade release`'
+    if marker not in source:
+        raise RuntimeError("graders/student_guard.py lost its RULES line")
+    return source.replace(marker, "RULES = " + pprint.pformat(rules, width=100, sort_dicts=True))
+
+
+def _group_rule(guard, group: str) -> dict:
+    if group.startswith(guard.RAW):
+        return {"pattern": f"^{re.escape(group.removeprefix(guard.RAW))}$", "what": guard.describe(group)}
+    spec = guard.GROUPS[group]
+    return {"pattern": spec.pattern, "exclude": spec.exclude, "what": spec.what}
 
 
 def release(assignment: Assignment, root: Path) -> Path:

@@ -17,7 +17,8 @@ from graders.engine import SubmissionResult, TestResult
 # follows: the score as a percentage and the student's identifier there (the roster's, else
 # the folder name).
 CSV_COLUMNS = ("student", "assignment", "score", "max_score", "status", "tests_passed",
-               "tests_failed", "tests_not_run", "limits_hit", "percent", "identifier", "isolation")
+               "tests_failed", "tests_not_run", "limits_hit", "percent", "identifier", "isolation",
+               "flagged")
 OUTPUT_SHOWN = 4000
 
 
@@ -67,6 +68,7 @@ def results_json(result: SubmissionResult) -> dict:
             "diagnoses": sorted({d.id for t in result.tests for d in t.diagnoses}),
             "explanations": dict(sorted(explanations.items())), "reveal": result.reveal,
             "notes": result.notes, "message": result.message,
+            "flagged": result.flagged, "evidence": [e.to_dict() for e in result.evidence],
         }},
     }
 
@@ -105,6 +107,8 @@ def feedback_markdown(result: SubmissionResult, title: str = "") -> str:
         lines += _other_warnings(result, failed)
     if result.limits_hit:
         lines += ["", "Limits hit: " + ", ".join(result.limits_hit) + "."]
+    if result.flagged:
+        lines += ["", *integrity_note(result)]
     if result.output.strip() and (result.status == "not_loaded" or reveals(result.reveal, "inputs")):
         shown = result.output[:OUTPUT_SHOWN]
         lines += ["", "## What your code printed", "", *fenced(shown.rstrip())]
@@ -178,13 +182,27 @@ def escape_markdown(text: str) -> str:
     return re.sub(r"([\\`*_\[\]~])", r"\\\1", text)
 
 
+def integrity_note(result: SubmissionResult) -> list[str]:
+    """The feedback's word on possible tampering: what was seen, where, and what happens next."""
+    zeroed = sum(1 for t in result.tests if t.tampered)
+    lines = ["## Integrity check", "",
+             "Your submission is marked for a person to look at. This is not a verdict: the grader noticed "
+             "code that can interfere with grading (listed below), and a member of staff will check it. If it "
+             "was an experiment or a mistake, remove it and submit again."]
+    if zeroed:
+        lines[-1] += f" {zeroed} test(s) during which it happened scored 0."
+    lines.append("")
+    lines += [f"- {escape_markdown(e.describe())}" for e in result.evidence]  # file names are the student's
+    return lines
+
+
 def csv_row(result: SubmissionResult) -> dict:
     counts = {status: sum(1 for t in result.tests if t.status == status) for status in ("passed", "failed", "not_run")}
     return {"student": result.student, "assignment": result.assignment, "score": _number(result.score),
             "max_score": _number(result.max_score), "status": result.status,
             "tests_passed": counts["passed"], "tests_failed": counts["failed"],
             "tests_not_run": counts["not_run"], "limits_hit": ";".join(result.limits_hit),
-            "isolation": result.isolation}
+            "isolation": result.isolation, "flagged": "yes" if result.flagged else "no"}
 
 
 def write_student(result: SubmissionResult, folder: Path, title: str = "", extra: dict | None = None) -> None:
@@ -268,6 +286,7 @@ class Record:
     diagnoses: list[str] = field(default_factory=list)
     limit: str | None = None
     crashed: bool = False
+    tampered: bool = False
 
 
 def test_records(document: dict) -> list[Record]:
@@ -292,7 +311,7 @@ def test_records(document: dict) -> list[Record]:
             max_points=float(data.get("max_points", test.get("max_score") or 0.0)),
             counts=bool(data.get("counts", status != "not_run")), message=message,
             diagnoses=list(data.get("diagnoses", [])), limit=data.get("limit"),
-            crashed=bool(data.get("crashed", False))))
+            crashed=bool(data.get("crashed", False)), tampered=bool(data.get("tampered", False))))
     return records
 
 
@@ -386,6 +405,8 @@ def _test_data(test: TestResult) -> dict:
         data["crashed"] = True
     if test.fix_first:
         data["fix_first"] = list(test.fix_first)
+    if test.tampered:
+        data["tampered"] = True
     return data
 
 

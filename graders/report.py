@@ -6,18 +6,23 @@ backend and embedded as base64 PNG, so the file can be mailed or attached as it 
 
     score histogram · pass rate per test and device · most frequent diagnosed mistakes
     · submissions that hit a limit (time, memory, output) or could not be loaded
+    · submissions flagged for possible tampering, with the evidence (``graders.tamper``)
+    · similar pairs of submissions, side by side (``similarity.json``, written by grade-all)
+
+Everything a student wrote (names, evidence, source) is HTML-escaped.
 """
 from __future__ import annotations
 
 import base64
 import html
 import io
+import json
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graders import render
+from graders import render, tamper
 
 TOP_MISTAKES = 12
 
@@ -34,6 +39,7 @@ class Submission:
     diagnoses: set[str] = field(default_factory=set)
     isolation: str = ""
     reason: str = ""  # why a not_loaded submission could not be loaded
+    evidence: list[tamper.Evidence] = field(default_factory=list)  # possible tampering
 
 
 @dataclass
@@ -41,6 +47,7 @@ class Summary:
     submissions: list[Submission] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     explanations: dict[str, str] = field(default_factory=dict)
+    similarity: dict | None = None  # similarity.json, if grade-all wrote one
 
     @property
     def assignments(self) -> list[str]:
@@ -84,10 +91,16 @@ def load(folder: Path) -> Summary:
                 records=records,
                 diagnoses={d for r in records for d in r.diagnoses} | {str(d) for d in block.get("diagnoses", [])},
                 isolation=str(block.get("isolation", "")),
-                reason=_not_loaded_reason(document, block)))
+                reason=_not_loaded_reason(document, block),
+                evidence=_evidence(block.get("evidence", []))))
             summary.explanations.update({str(k): str(v) for k, v in block.get("explanations", {}).items()})
         except (ValueError, TypeError, AttributeError):
             summary.unreadable.append(name)
+    try:
+        document = json.loads((folder / "similarity.json").read_text())
+        summary.similarity = document if isinstance(document, dict) else None
+    except (OSError, ValueError):
+        summary.similarity = None
     return summary
 
 
@@ -97,6 +110,16 @@ def _not_loaded_reason(document: dict, block: dict) -> str:
     if block.get("status") != "not_loaded":
         return ""
     return str(block.get("message") or document.get("output") or "")[:1000]
+
+
+def _evidence(items) -> list[tamper.Evidence]:
+    found = []
+    for item in items if isinstance(items, list) else []:
+        try:
+            found.append(tamper.Evidence.from_dict(item))
+        except ValueError:
+            continue
+    return found
 
 
 # --------------------------------------------------------------------------- plots
@@ -201,6 +224,8 @@ table { border-collapse: collapse; margin: .6rem 0; font-size: .9rem; }
 th, td { padding: .25rem .6rem; border-bottom: 1px solid #e4e4e4; text-align: left; vertical-align: top; }
 th { background: #f5f5f5; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .stats td { border: none; padding-right: 1.5rem; } .low { color: #b00; font-weight: 600; }
+table.side { width: 100%; table-layout: fixed; } table.side td { width: 50%; }
+table.side pre { font-size: .75rem; overflow-x: auto; margin: 0; } mark { background: #fff3a3; }
 """
 
 
@@ -222,7 +247,8 @@ def render_html(summary: Summary, title: str = "") -> str:
             ("mean", f"{_num(statistics.fmean(scores))} / {_num(most)}"),
             ("median", f"{_num(statistics.median(scores))} / {_num(most)}"),
             ("not loaded", sum(s.status == "not_loaded" for s in subs)),
-            ("hit a limit", sum(bool(s.limits) for s in subs))]) + "</tr></table>")
+            ("hit a limit", sum(bool(s.limits) for s in subs)),
+            ("flagged", sum(bool(s.evidence) for s in subs))]) + "</tr></table>")
     levels = Counter(s.isolation for s in subs if s.isolation)
     if levels:
         unprotected = levels.get("none", 0)
@@ -268,6 +294,9 @@ def render_html(summary: Summary, title: str = "") -> str:
     else:
         parts.append("<p>No submission hit a time, memory or output limit, and every one could be loaded.</p>")
 
+    parts += integrity_section(summary)
+    parts += similarity_section(summary)
+
     parts += ["<h2>All submissions</h2>",
               "<table><tr><th>student</th><th>score</th><th>status</th><th>tests passed</th><th>mistakes</th></tr>"]
     for s in sorted(subs, key=lambda s: (-s.score, s.student)):
@@ -279,6 +308,68 @@ def render_html(summary: Summary, title: str = "") -> str:
                      f"<td>{e(', '.join(found))}</td></tr>")
     parts.append("</table>\n</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def integrity_section(summary: Summary) -> list[str]:
+    e = html.escape
+    parts = ["<h2>Flagged for a person to look at</h2>"]
+    flagged = [s for s in summary.submissions if s.evidence]
+    if not flagged:
+        return parts + ["<p>No submission did or contained anything the grader treats as possible tampering.</p>"]
+    parts.append("<p class=\"meta\">Possible tampering, not a verdict: what the grader saw, where. A test "
+                 "during which something was recorded scored 0.</p>")
+    parts.append("<table><tr><th>student</th><th>score</th><th>tests scored 0</th><th>evidence</th></tr>")
+    for s in sorted(flagged, key=lambda s: s.student):
+        zeroed = sum(1 for r in s.records if r.tampered)
+        items = "".join(f"<li>{e(item.describe())} <span class=\"meta\">[{e(item.phase)}]</span></li>"
+                        for item in s.evidence)
+        parts.append(f"<tr><td>{e(s.student)}</td><td class=\"num\">{_num(s.score)} / {_num(s.max_score)}</td>"
+                     f"<td class=\"num\">{zeroed}</td><td><ul>{items}</ul></td></tr>")
+    parts.append("</table>")
+    return parts
+
+
+CONTEXT_LINES = 2
+MAX_LINES_SHOWN = 300
+
+
+def similarity_section(summary: Summary) -> list[str]:
+    e = html.escape
+    parts = ["<h2>Similar submissions</h2>"]
+    document = summary.similarity
+    if not document:
+        return parts + ["<p>No similarity.json here: <code>nngrade grade-all</code> writes it (and "
+                        "similarity.csv with every pair).</p>"]
+    pairs = [p for p in document.get("pairs", []) if isinstance(p, dict)]
+    threshold = document.get("threshold", "")
+    parts.append(f"<p class=\"meta\">{document.get('pairs_compared', '?')} pairs compared on the code each "
+                 f"student wrote (the reference, the template and the handout's code left out); "
+                 f"{len(pairs)} at or above {e(str(threshold))} of the smaller one's fingerprints shared. "
+                 "Matching lines are highlighted.</p>")
+    if not pairs:
+        return parts + ["<p>No pair is that alike.</p>"]
+    for pair in pairs:
+        parts.append(f"<h3>{e(str(pair.get('a')))} and {e(str(pair.get('b')))}: "
+                     f"{100 * float(pair.get('score', 0)):.0f}% ({e(str(pair.get('shared')))} fingerprints)</h3>")
+        parts.append("<table class=\"side\"><tr>" + _source_cell(pair.get("source_a"), pair.get("lines_a")) +
+                     _source_cell(pair.get("source_b"), pair.get("lines_b")) + "</tr></table>")
+    return parts
+
+
+def _source_cell(source, matched) -> str:
+    """The matching lines (and a little context) of one submission, escaped, numbered."""
+    lines = str(source or "").splitlines()
+    marked = {int(n) for n in (matched or []) if isinstance(n, int)}
+    shown = sorted({n for m in marked for n in range(m - CONTEXT_LINES, m + CONTEXT_LINES + 1)
+                    if 1 <= n <= len(lines)})[:MAX_LINES_SHOWN]
+    rows, previous = [], None
+    for number in shown:
+        if previous is not None and number != previous + 1:
+            rows.append("<span class=\"meta\">…</span>")
+        text = f"{number:4d}  {html.escape(lines[number - 1])}"
+        rows.append(f"<mark>{text}</mark>" if number in marked else text)
+        previous = number
+    return f"<td><pre>{chr(10).join(rows)}</pre></td>"
 
 
 def _num(value: float) -> str:

@@ -147,6 +147,8 @@ def _clean_environment() -> dict:
 class Worker:
     """One submission imported in one sandboxed process."""
 
+    evidence: tuple = ()  # possible tampering the worker reported, as plain dicts, in order
+
     def __init__(self, submission_dir: Path, module: str, limits: Limits, gpu: bool = False,
                  deadline: float | None = None):
         """``gpu``: whether the worker may use CUDA (its device nodes are then visible).
@@ -224,6 +226,10 @@ class Worker:
             self._answer(reply, callbacks[reply["function"]], function)
             answered += 1
             reply = self._receive(self.limits.call_seconds, f"running {function}()", budget)
+        evidence = reply.get("evidence")
+        if evidence:  # what the worker recorded as possible tampering (graders.tamper): untrusted data
+            items = evidence[:tamper_cap()] if isinstance(evidence, list) else [{"detail": "evidence in a broken form"}]
+            self.evidence = (*self.evidence, *items)
         self._keep_warnings(reply)
         if not reply.get("ok"):
             error = reply["error"]
@@ -353,6 +359,12 @@ class RemoteImpl:
 
         call.__name__ = name
         return call
+
+
+def tamper_cap() -> int:
+    from graders import tamper
+
+    return tamper.MAX_RECORDS
 
 
 def _raise_grader_problem(error: dict) -> None:

@@ -2,8 +2,8 @@
 
 The reference scores full marks (under several student seeds), the untouched stub scores
 zero without crashing anything, every known mistake loses points and is named in the
-feedback, every correct variant keeps full marks, and the public tests pass against the
-reference and fail against the stub. Every submission here goes through the real sandbox.
+feedback, every correct variant keeps full marks, none of these is flagged as possible
+tampering, and the public tests pass against the reference and fail against the stub. Every submission here goes through the real sandbox.
 """
 from __future__ import annotations
 
@@ -48,8 +48,9 @@ def validate(assignment: Assignment, devices: set[str] | None = None, report=pri
         for student in SEED_NAMES:
             result = grade(student, assignment.reference_source, student)
             failed = [f"{t.name}[{t.device}]: {t.message}" for t in result.tests if t.status == "failed"]
-            record(f"reference ({student})", result.score == result.max_score > 0 and not failed,
-                   f"{_score(result)}" + ("; " + "; ".join(failed) if failed else ""))
+            record(f"reference ({student})", result.score == result.max_score > 0 and not failed
+                   and not result.flagged, f"{_score(result)}" + ("; " + "; ".join(failed) if failed else "")
+                   + _flags(result))
 
         stub = release.strip_solutions(assignment.reference_source, str(assignment.reference_path))
         result = grade("stub", stub, "validate-stub")
@@ -60,14 +61,14 @@ def validate(assignment: Assignment, devices: set[str] | None = None, report=pri
         for entry in assignment.mistakes:
             result = grade(f"mistake-{entry.id}", assignment.source_with(entry), "validate-mistake")
             named = entry.id in {d.id for t in result.tests for d in t.diagnoses}
-            record(f"mistake {entry.id}", result.score < result.max_score and named,
-                   f"{_score(result)}, " + ("diagnosed" if named else "NOT diagnosed"))
+            record(f"mistake {entry.id}", result.score < result.max_score and named and not result.flagged,
+                   f"{_score(result)}, " + ("diagnosed" if named else "NOT diagnosed") + _flags(result))
 
         for entry in assignment.variants:
             result = grade(f"variant-{entry.id}", assignment.source_with(entry), "validate-variant")
             failed = [f"{t.name}: {t.message}" for t in result.tests if t.status == "failed"]
-            record(f"variant {entry.id}", result.score == result.max_score and not failed,
-                   _score(result) + ("; " + "; ".join(failed) if failed else ""))
+            record(f"variant {entry.id}", result.score == result.max_score and not failed and not result.flagged,
+                   _score(result) + ("; " + "; ".join(failed) if failed else "") + _flags(result))
 
         for label, source, should_pass in (("reference", assignment.reference_source, True), ("stub", stub, False)):
             passed, summary = run_public_tests(assignment, source, Path(scratch) / f"public-{label}")
@@ -90,6 +91,11 @@ def run_public_tests(assignment: Assignment, module_source: str, folder: Path) -
                                cwd=folder, capture_output=True, text=True, env=environment, timeout=600)
     summary = (completed.stdout.strip().splitlines() or ["(no output)"])[-1]
     return completed.returncode == 0, summary
+
+
+def _flags(result: engine.SubmissionResult) -> str:
+    """Honest code is never flagged as possible tampering: say so where it was."""
+    return "; FLAGGED: " + "; ".join(e.describe() for e in result.evidence) if result.flagged else ""
 
 
 def _score(result: engine.SubmissionResult) -> str:

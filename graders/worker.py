@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import importlib.util
 import os
 import resource
@@ -20,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from graders import guard, hidden, isolation, mutation, probes, protocol
+from graders import guard, hidden, isolation, mutation, probes, protocol, tamper
 
 _TRACEBACK_LIMIT = 4000
 _STUDENT_FRAMES = 8  # the innermost frames of the student's own files a traceback keeps
@@ -104,6 +105,10 @@ class _Session:
     def __init__(self):
         self.module = None
         self.objects: dict[int, object] = {}
+        # The guard and the evidence recorder live here, in _serve's frame, and nowhere a
+        # submission could reach without walking frames (which is itself recorded).
+        self.fence = None
+        self.evidence: tamper.Recorder | None = None
 
     def keep(self, obj) -> int:
         handle = len(self.objects) + 1
@@ -121,11 +126,11 @@ def _serve(sock, request: dict) -> None:
     session = _Session()
     problem = _start_cuda(request) if request["isolation"].get("gpu") else None
     if problem:
-        _reply(sock, session, problem)
+        _reply(sock, session, problem, drain=False)
         return
     with _recorded_warnings(request["workdir"]) as seen:
         reply = _load(session, request["module"], request["workdir"])
-    _reply(sock, session, {**reply, "warnings": seen})
+    _reply(sock, session, {**reply, "warnings": seen}, drain=False)
     while True:
         try:
             message = protocol.read_message(sock, resolve_handle=session.resolve, build_generators=True)
@@ -206,7 +211,12 @@ def _ask_trusted_side(name: str, session: _Session, sock):
     return reference_answer
 
 
-def _reply(sock, session: _Session, reply: dict) -> None:
+def _reply(sock, session: _Session, reply: dict, drain: bool = True) -> None:
+    # Evidence from the import rides on the first call's reply: the trusted side reads it there.
+    if drain and session.evidence is not None:
+        evidence = session.evidence.drain()
+        if evidence:
+            reply["evidence"] = evidence
     try:
         protocol.write_message(sock, reply, make_handle=session.keep)
     except (TypeError, ValueError, RuntimeError) as error:  # RuntimeError: a CUDA error reading a result back
@@ -252,6 +262,13 @@ def _load(session: _Session, module_name: str, workdir: str) -> dict:
                                        "message": f"{module_name}.py is missing from the submission"
                                                   + _near_matches(module_name + ".py", workdir),
                                        "traceback": ""}}
+    if session.evidence is None:
+        # Before any of the student's code runs: take the guard out of reach, start
+        # recording evidence, and hide the grader's modules.
+        session.fence = _take_guard()
+        session.evidence = tamper.arm(workdir)
+        session.fence.set_reporter(session.evidence.report_guard)
+        tamper.hide_grader()
     try:
         spec = importlib.util.spec_from_file_location(module_name, path)
         module = importlib.util.module_from_spec(spec)
@@ -259,8 +276,27 @@ def _load(session: _Session, module_name: str, workdir: str) -> dict:
         spec.loader.exec_module(module)
     except BaseException as error:  # noqa: BLE001 - SystemExit at import is a student error too
         return {"ok": False, "error": _describe_error(error, f"importing {module_name}.py")}
+    finally:
+        session.evidence.phase = "between"
     session.module = module
     return {"ok": True}
+
+
+def _take_guard():
+    try:
+        return guard.take()
+    except ImportError:  # no torch here: nothing to guard, as for a NumPy assignment
+        return _Unguarded()
+
+
+class _Unguarded:
+    def watching(self, groups, source_dirs=()):
+        import contextlib
+
+        return contextlib.nullcontext(guard.Watch())
+
+    def set_reporter(self, report) -> None:
+        pass
 
 
 def _call(session: _Session, name: str, args: list, kwargs: dict, forbidden, probe, workdir: str) -> dict:
@@ -270,16 +306,23 @@ def _call(session: _Session, name: str, args: list, kwargs: dict, forbidden, pro
                                        "message": f"the submission defines no function {name}()",
                                        "traceback": ""}}
     if probe is not None:
+        inner = probes.inner_rules(probe, forbidden)
         forbidden = probes.rules_for(probe, forbidden)
-        function, args = probes.run, [probe, function, *args]
+        run = probes.run if not inner else functools.partial(
+            probes.run, inner=lambda: session.fence.watching(inner, [workdir]))
+        function, args = run, [probe, function, *args]
     watch = mutation.watch(function, args, kwargs)
     error = None
-    with guard.watching(forbidden, [workdir], deep=probes.needs_deep_guard(probe)) as seen:
-        try:
-            value = function(*args, **kwargs)
-            _synchronize()
-        except BaseException as raised:  # noqa: BLE001 - report sys.exit() and the like, then go on
-            error = raised
+    session.evidence.phase = "call"
+    try:
+        with session.fence.watching(forbidden, [workdir]) as seen:
+            try:
+                value = function(*args, **kwargs)
+                _synchronize()
+            except BaseException as raised:  # noqa: BLE001 - report sys.exit() and the like, then go on
+                error = raised
+    finally:
+        session.evidence.phase = "between"
     # A refusal stands even where the submission caught it and went on.
     error = seen.violation or error
     if error is not None:

@@ -234,10 +234,14 @@ def test_copies_of_the_course_on_disk_and_in_git_are_out_of_reach(level, a2, cop
 
 
 def test_without_a_sandbox_the_copier_would_have_full_marks(a2, copier, make_submission, monkeypatch):
-    """The attack above is real: at ``--isolation none`` it finds a solution and scores."""
+    """The attack above is real: at ``--isolation none`` it finds a solution, and the only
+    thing left between it and full marks is the tamper record (graders.tamper): reading the
+    grader's reference and running it through exec at import zeroes every test and flags it."""
     monkeypatch.setenv(isolation.ENVIRONMENT_VARIABLE, isolation.NONE)
     result = _grade(a2, make_submission, copier)
-    assert "FOUND" in result.output and result.score == result.max_score > 0
+    assert "FOUND" in result.output and result.max_score > 0
+    assert result.score == 0 and result.flagged and all(t.tampered for t in result.tests)
+    assert {"file", "exec"} <= {e.kind for e in result.evidence if e.file == "mlp.py" and e.phase == "import"}
     assert result.isolation == isolation.NONE
 
 

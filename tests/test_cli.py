@@ -87,11 +87,14 @@ def test_bad_input_gets_a_clear_error(args, message):
     ("module = 'x\n", "not valid TOML"),
     ("module = 'x'\n", "missing required key 'tasks'"),
     ("module = 'x'\ndevices = ['tpu']\n[[tasks]]\nid = 't'\npoints = 1\n", "devices must be"),
+    # A typo in a raw operator group once disabled the guard without a word.
+    ("module = 'x'\n[[tasks]]\nid = 't'\npoints = 1\nforbidden = ['aten.convolutoin']\n",
+     "'aten.convolutoin' names no operator torch has"),
 ])
 def test_malformed_manifest_is_reported(tmp_path, manifest, message):
     (tmp_path / "assignments" / "broken").mkdir(parents=True)
     (tmp_path / "assignments" / "broken" / "manifest.toml").write_text(manifest)
-    env = dict(os.environ, NNGRADE_ROOT=str(tmp_path))
+    env = dict(os.environ, NNGRADE_ROOT=str(tmp_path), PYTHONPATH=str(ROOT))  # this checkout's graders
     run = nngrade("validate", "broken", env=env, cwd=tmp_path)
     assert run.returncode == 2 and message in run.stderr
 
@@ -101,7 +104,7 @@ def test_release_check_reports_a_hand_edited_template(tmp_path):
 
     for folder in ("assignments", "reference", "student_template"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
-    env = dict(os.environ, NNGRADE_ROOT=str(tmp_path))
+    env = dict(os.environ, NNGRADE_ROOT=str(tmp_path), PYTHONPATH=str(ROOT))  # this checkout's graders
     assert nngrade("release", "--check", env=env, cwd=tmp_path).returncode == 0
     stub = tmp_path / "student_template" / "a2_numpy_mlp" / "mlp.py"
     stub.write_text(stub.read_text() + "\n# edited by hand\n")
@@ -109,3 +112,13 @@ def test_release_check_reports_a_hand_edited_template(tmp_path):
     assert run.returncode == 1 and "differs: mlp.py" in run.stdout
     assert nngrade("release", "a2_numpy_mlp", env=env, cwd=tmp_path).returncode == 0
     assert nngrade("release", "--check", env=env, cwd=tmp_path).returncode == 0
+
+
+def test_guard_lists_what_each_group_covers():
+    run = nngrade("guard", "a4_conv", "--ops")
+    assert run.returncode == 0, run.stderr
+    conv = next(line for line in run.stdout.splitlines() if line.startswith("torch.conv: "))
+    assert "torch's convolution operators" in conv and "conv_forward" in conv
+    for operator in ("aten::_convolution_mode", "aten::thnn_conv2d", "aten::cudnn_convolution_relu", "aten::im2col",
+                     "aten::max_pool2d_with_indices_backward", "aten::_make_dual"):
+        assert f"  {operator}\n" in run.stdout, operator

@@ -18,6 +18,15 @@ def nngrade(*args, cwd=ROOT):
                           capture_output=True, text=True, timeout=600)
 
 
+def test_a_torch_assignments_bundle_installs_the_pinned_cpu_build(load):
+    import tomllib
+
+    files = export.gradescope_files(load("a3_torch_layers"))
+    settings = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["nngrade"]
+    setup = files["setup.sh"].decode()
+    assert f'"{settings["torch-pin"]}" --index-url {settings["torch-index"]}' in setup
+
+
 def test_gradescope_zip_grades_a_submission_in_an_autograder_layout(tmp_path, load):
     bundle = tmp_path / "autograder.zip"
     run = nngrade("export", "gradescope", "a2_numpy_mlp", "-o", bundle)
@@ -28,7 +37,10 @@ def test_gradescope_zip_grades_a_submission_in_an_autograder_layout(tmp_path, lo
     assert any(n.startswith("assignments/a2_numpy_mlp/hidden/test_") for n in names)
     assert not any("__pycache__" in n or n.startswith("student_template") for n in names)
     setup = zipfile.ZipFile(bundle).read("setup.sh").decode()
-    assert "--index-url https://download.pytorch.org/whl/cpu" in setup and "torch==" in setup
+    requirements = zipfile.ZipFile(bundle).read("requirements.txt").decode()
+    # a2 is NumPy only: its image gets no torch, and nothing the grader does not import.
+    assert "torch" not in setup + requirements and "matplotlib" not in requirements and "--no-deps" in setup
+    assert set(requirements.split()) >= {"numpy>=1.24", "pytest>=8", "pytest-timeout>=2.2"}
 
     root = tmp_path / "autograder"  # what Gradescope's image holds, in a temporary folder
     export.unpack(bundle, root / "source")

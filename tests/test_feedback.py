@@ -235,21 +235,27 @@ def test_a_submission_cannot_call_back_for_what_it_was_not_offered(a2, make_subm
     for the reference's answer. Asking for anything else ends the worker: no credit."""
     crediting = replace(a2, cascade="credit", _modules={})
     crediting.__dict__["tests"] = [s for s in a2.tests if s.name in ("linear_backward_random", "two_layer_net_float64")]
+    # It writes the frame by hand (importing the grader's protocol module would be flagged
+    # as tampering on its own): a callback for two_layer_net itself, which nobody offered.
     cheat = (
         "\n\n_honest = two_layer_net\n\n\n"
         "def two_layer_net(x, y, params, dropout_p=0.0, rng=None):\n"
-        "    cells = getattr(linear_backward, '__closure__', None) or ()\n"
-        "    import socket\n"
-        "    from graders import protocol\n"
-        "    for cell in cells:\n"
+        "    import json, socket, struct\n"
+        "    for cell in getattr(linear_backward, '__closure__', None) or ():\n"
         "        if isinstance(cell.cell_contents, socket.socket):\n"
-        "            protocol.write_message(cell.cell_contents, {'op': 'callback', 'function': 'two_layer_net',\n"
-        "                                                        'args': [x, y, params], 'kwargs': {}})\n"
-        "            return protocol.read_message(cell.cell_contents)['value']\n"
+        "            header = json.dumps({'$dict': {'op': 'callback', 'function': 'two_layer_net',\n"
+        "                                           'args': [], 'kwargs': {'$dict': {}}}}).encode()\n"
+        "            sizes = b'[]'\n"
+        "            cell.cell_contents.sendall(struct.pack('<QI', 4 + len(sizes) + len(header), len(header))\n"
+        "                                       + struct.pack('<I', len(sizes)) + sizes + header)\n"
+        "            cell.cell_contents.recv(1)\n"
         "    return _honest(x, y, params, dropout_p, rng)\n")
     result = _grade(crediting, make_submission, _with(a2, "db_averaged") + cheat)
     net = _test(result, "two_layer_net_float64")
-    assert net.status == "failed" and net.points == 0 and not net.fix_first
+    assert net.status == "failed" and net.points == 0 and not net.fix_first and not net.tampered
+    # Refused by the callback check itself, not by the run-time tamper record (the static
+    # scan does flag the submission for reading a closure's cells).
+    assert not [e for e in result.evidence if e.phase != "source"]
 
 
 # --------------------------------------------------------------------------- feedback.md
@@ -276,7 +282,9 @@ def test_student_text_cannot_close_a_fence_or_inject_markdown():
                       warnings=[hostile])
     result = engine.SubmissionResult("s", "a2_numpy_mlp", "graded", tests=[test], output=hostile, reveal="inputs",
                               notes=["Left out: <img src=x onerror=alert(1)>.py (a link) **Score: 100 / 100**"])
-    result.status, result.message = "graded", ""
+    from graders import tamper
+
+    result.evidence = [tamper.Evidence("file", hostile, "**Score: 100 / 100** <img src=x>.py", 3, "call")]
     markdown = render.feedback_markdown(result)
     outside = "\n".join(_fence_free_lines(markdown))
     assert outside.count("**Score:") == 1 and "**Score: 0 / 10**" in outside

@@ -119,11 +119,15 @@ def test_a_normal_users_grade_all_gives_a_reference_copier_nothing(a2, scratch):
     assert float(rows["copier"]["score"]) == 0 and float(rows["honest"]["score"]) == 100
     recorded = json.loads((scratch / "out" / "copier" / "results.json").read_text())["extra_data"]["nngrade"]
     assert recorded["isolation"] == rows["copier"]["isolation"] == "namespace"
-    # The same batch with the sandbox switched off: the copier's attack is real.
+    # Trying to open the reference is recorded even where the sandbox hides it.
+    assert rows["copier"]["flagged"] == "yes" and rows["honest"]["flagged"] == "no"
+    # The same batch with the sandbox switched off: the copier's attack is real; what stops it
+    # then is only the tamper record (it opened the reference and ran it: flagged, zeroed).
     run = _grade_all(["--user", USER], scratch, "unprotected", "--isolation", "none")
     assert run.returncode == 0, run.stderr[-3000:]
     rows = _rows(scratch / "unprotected")
-    assert float(rows["copier"]["score"]) == 100 and rows["copier"]["isolation"] == "none"
+    assert rows["copier"]["flagged"] == "yes" and float(rows["copier"]["score"]) == 0
+    assert rows["honest"]["flagged"] == "no" and rows["copier"]["isolation"] == "none"
     assert "NO SANDBOX" in run.stdout
 
 

@@ -43,3 +43,36 @@ def test_stub_keeps_every_signature_and_docstring(name, load):
     assert signatures(stub).items() <= signatures(reference).items()
     public = [n for n in reference.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")]
     assert all(ast.get_docstring(n) for n in public), "every student-facing function needs a docstring"
+
+
+FORBIDDEN_LOCALLY = {
+    "a3_torch_layers": ("layers.py", "\ndef tanh_forward(x):\n    out = torch.tanh(x)\n    return out, out\n",
+                        "torch's tanh"),
+    "a4_conv": ("conv.py", "\ndef conv2d_forward(x, w, b, stride=1, padding=0):\n"
+                "    out = torch.nn.functional.conv2d(x, w, b, stride=stride, padding=padding)\n"
+                "    return out, (x, w, b, stride, padding)\n", "torch's convolution operators"),
+    "a5_autograd": ("functions.py", "\nclass TanhFunction(torch.autograd.Function):\n    @staticmethod\n"
+                    "    def forward(ctx, x):\n        y = torch.tanh(x)\n        ctx.save_for_backward(y)\n"
+                    "        return y\n\n    @staticmethod\n    def backward(ctx, g):\n        (y,) = ctx.saved_tensors\n"
+                    "        return g * (1 - y * y)\n", "torch's tanh"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORBIDDEN_LOCALLY))
+def test_public_tests_refuse_a_forbidden_call_with_the_graders_words(name, load, tmp_path):
+    """The template's conftest.py (the guard's rules, no nngrade needed) fails the public
+    tests at a forbidden call, naming it and the student's line as the grader does."""
+    import subprocess
+    import sys
+
+    from graders import validate
+
+    assignment = load(name)
+    module, code, what = FORBIDDEN_LOCALLY[name]
+    plugin = release.template_files(assignment)["conftest.py"]
+    assert "import graders" not in plugin and "from graders" not in plugin
+    validate.run_public_tests(assignment, assignment.reference_source + code, tmp_path)
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 1
+    assert f"at {module} line" in run.stdout and f"which this task forbids ({what})" in run.stdout, run.stdout[-3000:]
