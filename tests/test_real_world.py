@@ -58,6 +58,7 @@ def test_real_world_submission(fixture, load, tmp_path):
     assert result.status == "graded", result.message
     failed = [f"{t.name}[{t.device}]: {t.message}" for t in result.tests if t.status == "failed"]
     diagnosed = {d.id for t in result.tests for d in t.diagnoses}
+    assert not result.flagged, [e.describe() for e in result.evidence]  # honest code, in any style
     if not EXPECTED[fixture]:
         assert result.score == result.max_score and not failed, failed
         assert not diagnosed
