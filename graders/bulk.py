@@ -240,7 +240,8 @@ def _prepare(context: Context) -> assignments.Assignment:
             _state["gpu"] = gpus.pin(os.getpid()) if len(gpus.listed()) > 1 else None
         if _state.get("key") != key:
             _state["assignment"], _state["key"] = _warm(_matching_assignment(context)), key
-        sandbox.shared_zygote()
+        if _state["assignment"].kind != "quiz":
+            sandbox.shared_zygote(with_torch=_state["assignment"].framework == "torch")
         return _state["assignment"]
 
 
@@ -254,7 +255,7 @@ def _warm(assignment: assignments.Assignment) -> assignments.Assignment:
     assignment.tests, assignment.reference  # noqa: B018 - loaded on first access
     for entry in assignment.mistakes:
         assignment.implementation_with(entry)
-    engine.available_devices()
+    engine.available_devices(assignment)
     torch = sys.modules.get("torch")
     if torch is not None:
         # One intra-op thread: a batch runs a grading process per core already, and on the

@@ -135,8 +135,12 @@ class _Run:
     error: Exception | None = None
 
 
-def available_devices() -> set[str]:
+def available_devices(assignment=None) -> set[str]:
+    """The devices tests can run on here; for an assignment without CUDA tests just the
+    CPU, found without importing torch."""
     devices = {"cpu"}
+    if assignment is not None and "cuda" not in assignment.devices:
+        return devices
     try:
         import torch
 
@@ -169,7 +173,7 @@ def grade(assignment: Assignment, submission: Path, student: str,
     started = time.monotonic()
     result = SubmissionResult(student=student, assignment=assignment.name, status="graded",
                               reveal=assignment.reveal)
-    present = available_devices()
+    present = available_devices(assignment)
     exact_float32()
     pairs = plan(assignment, devices)
     session = _WorkerSession(assignment, Path(submission), gpu=any(d == "cuda" and d in present for _, d in pairs),
@@ -227,7 +231,7 @@ class _WorkerSession:
             try:
                 self._evidence_read = 0
                 self.worker = Worker(self.submission, self.assignment.module, self.assignment.limits, self.gpu,
-                                     self.deadline)
+                                     self.deadline, with_torch=self.assignment.framework == "torch")
             except WorkerFailure as failure:
                 self.load_error = f"the submission could not be imported: {failure.message}"
                 raise SubmissionNotLoaded(self.load_error) from None

@@ -61,7 +61,7 @@ def template_files(assignment: Assignment) -> dict[str, str]:
         f"{assignment.module}.py": strip_solutions(assignment.reference_source, str(assignment.reference_path)),
         "README.md": (assignment.folder / "handout.md").read_text(),
         "requirements.txt": _requirements(assignment),
-        "pytest.ini": "[pytest]\npythonpath = .\ntestpaths = tests\naddopts = -ra\n",
+        "pytest.ini": PYTEST_INI,
         ".gitignore": "__pycache__/\n*.pyc\n.pytest_cache/\n.venv/\n",
     }
     public = sorted((assignment.folder / "public").glob("*.py"))
@@ -128,12 +128,23 @@ def out_of_sync(assignment: Assignment, root: Path) -> list[str]:
 
 
 def _requirements(assignment: Assignment) -> str:
+    """The template's requirements: the grader's own torch (the CPU build: all public tests
+    need, and no CI drift from the version that grades), pytest and pytest-timeout."""
+    from graders.export import torch_pin
+
     lines = []
-    if assignment.framework == "torch":
-        # A CPU build is all the public tests need; it keeps CI installs small.
-        lines.append("--extra-index-url https://download.pytorch.org/whl/cpu")
-    lines += list(assignment.requirements) + ["pytest>=8"]
+    wanted = [r for r in assignment.requirements if not r.replace(" ", "").startswith("torch")]
+    if assignment.framework == "torch" or len(wanted) < len(assignment.requirements):
+        pin, index = torch_pin(assignment.folder.parent.parent)
+        lines.append(f"--extra-index-url {index}")
+        wanted.append(pin)
+    lines += wanted + ["pytest>=8", "pytest-timeout>=2.2"]
     return "\n".join(lines) + "\n"
+
+
+# An infinite loop fails its own test, named, in a minute, not a whole CI step at the
+# action's 10-minute limit.
+PYTEST_INI = "[pytest]\npythonpath = .\ntestpaths = tests\naddopts = -ra\ntimeout = 60\n"
 
 
 def public_tests_by_task(assignment: Assignment) -> tuple[dict[str, list[str]], list[str]]:
@@ -207,6 +218,7 @@ jobs:
       uses: actions/setup-python@v5
       with:
         python-version: '3.11'
+        cache: pip
 """
 
 

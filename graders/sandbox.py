@@ -57,14 +57,14 @@ class WorkerFailure(Exception):
 class Zygote:
     """A warm interpreter (numpy and torch imported) that forks workers on request."""
 
-    def __init__(self, start_timeout: float = 300.0):
+    def __init__(self, start_timeout: float = 300.0, with_torch: bool = True):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         root = str(Path(__file__).resolve().parent.parent)
         bootstrap = f"import sys; sys.path.insert(0, {root!r}); from graders.zygote import main; main()"
         # Not -I: its -E would ignore PYTHONHASHSEED. The environment is ours alone anyway
         # (_clean_environment), and -s -P keep user site-packages and the cwd off sys.path.
         self._process = subprocess.Popen(
-            [sys.executable, "-s", "-P", "-c", bootstrap, str(theirs.fileno())],
+            [sys.executable, "-s", "-P", "-c", bootstrap, str(theirs.fileno()), "torch" if with_torch else "numpy"],
             pass_fds=[theirs.fileno()], env=_clean_environment(), stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, start_new_session=True)
         theirs.close()
@@ -119,17 +119,22 @@ class Zygote:
             self._process.wait()
 
 
-_zygote: Zygote | None = None
+_zygotes: dict[bool, Zygote] = {}
 _zygote_pid: int | None = None
 
 
-def shared_zygote() -> Zygote:
-    """This process's zygote, started on first use (and again if it died or we forked)."""
-    global _zygote, _zygote_pid
-    if _zygote is None or _zygote_pid != os.getpid() or not _zygote.alive():
-        _zygote, _zygote_pid = Zygote(), os.getpid()
-        atexit.register(_zygote.close)
-    return _zygote
+def shared_zygote(with_torch: bool = True) -> Zygote:
+    """This process's zygote (one with torch imported, one without for NumPy assignments),
+    started on first use, and again if it died or this process was forked."""
+    global _zygote_pid
+    if _zygote_pid != os.getpid():
+        _zygotes.clear()
+        _zygote_pid = os.getpid()
+    zygote = _zygotes.get(with_torch)
+    if zygote is None or not zygote.alive():
+        zygote = _zygotes[with_torch] = Zygote(with_torch=with_torch)
+        atexit.register(zygote.close)
+    return zygote
 
 
 def _clean_environment() -> dict:
@@ -150,7 +155,7 @@ class Worker:
     evidence: tuple = ()  # possible tampering the worker reported, as plain dicts, in order
 
     def __init__(self, submission_dir: Path, module: str, limits: Limits, gpu: bool = False,
-                 deadline: float | None = None):
+                 deadline: float | None = None, with_torch: bool = True):
         """``gpu``: whether the worker may use CUDA (its device nodes are then visible).
         ``deadline`` (``time.monotonic()``): when the submission's time is up; no call
         outlasts it, whatever the per-call limit."""
@@ -160,7 +165,7 @@ class Worker:
         self.isolation = isolation.level()
         self.gpu = gpu
         self.output = _OutputCollector(limits.output_kb * 1024)
-        self._zygote = shared_zygote()
+        self._zygote = shared_zygote(with_torch)
         self._box = isolation.Box.create()
         self._pid = None
         self._sock = None

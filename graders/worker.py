@@ -283,9 +283,11 @@ def _load(session: _Session, module_name: str, workdir: str) -> dict:
 
 
 def _take_guard():
+    if "torch" not in sys.modules:  # a NumPy assignment's zygote: nothing of torch's to guard
+        return _Unguarded()
     try:
         return guard.take()
-    except ImportError:  # no torch here: nothing to guard, as for a NumPy assignment
+    except ImportError:
         return _Unguarded()
 
 

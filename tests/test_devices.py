@@ -16,7 +16,7 @@ def a3(load):
 
 @pytest.fixture
 def no_gpu(monkeypatch):
-    monkeypatch.setattr(engine, "available_devices", lambda: {"cpu"})
+    monkeypatch.setattr(engine, "available_devices", lambda assignment=None: {"cpu"})
 
 
 def test_cuda_tests_are_reported_not_run_and_leave_max_score(a3, make_submission, no_gpu, tmp_path):
@@ -74,7 +74,7 @@ def test_the_graders_gpu_choice_and_cuda_settings_reach_the_worker(make_submissi
                 "PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"}
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(sandbox, "_zygote", None)  # a zygote started with these settings
+    monkeypatch.setattr(sandbox, "_zygotes", {})  # a zygote started with these settings
     folder = make_submission("s", {"mod.py": "import os\ndef env():\n    return dict(os.environ)\n"})
     with Worker(folder, "mod", Limits()) as worker:
         seen = RemoteImpl(worker).env()
