@@ -71,6 +71,10 @@ class Assignment:
     # differences and diagnoses), "inputs" (plus the hidden inputs' values); "answers" is
     # "inputs" for quizzes. A plain string, one of REVEAL_LEVELS.
     reveal: str = "messages"
+    # A test that fails only because of another task's functions (it passes with the
+    # reference's in their place): "penalise" (lose its points too) or "credit" (keep them).
+    # Either way feedback says which task to fix first.
+    cascade: str = "penalise"
     _modules: dict = field(default_factory=dict, repr=False)
     kind = "code"  # a quiz is a graders.quiz.Quiz, kind "quiz"
 
@@ -256,7 +260,7 @@ def _parse(manifest: dict, name: str, folder: Path, root: Path, where: Path) -> 
         requirements=tuple(manifest.get("requirements", [])), limits=limits, tolerance=tolerance,
         tasks=tasks, folder=folder, reference_path=reference_path,
         require_gpu=bool(manifest.get("require_gpu", False)),
-        reveal=_reveal(manifest, where))
+        reveal=_reveal(manifest, where), cascade=_cascade(manifest, where))
 
 
 REVEAL_LEVELS = ("names", "messages", "inputs", "answers")
@@ -272,6 +276,16 @@ def _reveal(manifest: dict, where: Path) -> str:
     value = manifest.get("reveal", "messages")
     if value not in REVEAL_LEVELS:
         raise ManifestError(f"{where}: reveal must be one of {list(REVEAL_LEVELS)}, not {value!r}")
+    return value
+
+
+CASCADE_POLICIES = ("penalise", "credit")
+
+
+def _cascade(manifest: dict, where: Path) -> str:
+    value = manifest.get("cascade", "penalise")
+    if value not in CASCADE_POLICIES:
+        raise ManifestError(f"{where}: cascade must be one of {list(CASCADE_POLICIES)}, not {value!r}")
     return value
 
 

@@ -2,6 +2,7 @@
 reference, compare, diagnose known mistakes, and score. Rendering is not done here."""
 from __future__ import annotations
 
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -11,11 +12,11 @@ from graders import __version__, gpus, guard, isolation, probes, scan, tamper
 from graders.assignment import Assignment, reveals
 from graders.catalog import Entry
 from graders.compare import compare, exact_float32
-from graders.hidden import Fail, Inputs, TestSpec, derive_seed, mutation_failure
-from graders.inputs import Recorder
+from graders.hidden import Fail, Inputs, TestSpec, derive_seed, mutation_failure, run_body
+from graders.inputs import NOT_IMPLEMENTED, Recorder
 from graders.mutation import watch
 from graders.protocol import StudentError
-from graders.sandbox import GraderProblem, RemoteImpl, SubmissionNotLoaded, Worker, WorkerFailure, shared_zygote
+from graders.sandbox import ByteBudget, GraderProblem, RemoteImpl, SubmissionNotLoaded, Worker, WorkerFailure, shared_zygote
 
 
 @dataclass
@@ -39,6 +40,12 @@ class TestResult:
     crashed: bool = False  # the worker died or timed out during this test
     required: bool = False  # counts toward max_score even when not run (require_gpu)
     inputs: list[str] = field(default_factory=list)  # what the test sent (graders.inputs)
+    warnings: list[str] = field(default_factory=list)  # what the code warned while the test ran
+    # Functions (of other tasks) that, taken from the reference, make this failed test pass:
+    # the student should fix those first.
+    fix_first: list[str] = field(default_factory=list)
+    # The reference's functions this test can reach (for cascades; not reported).
+    reached: frozenset = field(default=frozenset(), repr=False, compare=False)
     tampered: bool = False  # possible tampering was recorded while it ran: it scores 0
 
     @property
@@ -176,6 +183,7 @@ def grade(assignment: Assignment, submission: Path, student: str,
     session = _WorkerSession(assignment, Path(submission), gpu=any(d == "cuda" and d in present for _, d in pairs),
                              deadline=started + assignment.limits.submission_seconds)
     try:
+        ran = []
         for spec, device in pairs:
             test = TestResult(spec.name, spec.task, device, _first_line(spec.body.__doc__),
                               assignment.test_points(spec, device))
@@ -187,8 +195,12 @@ def grade(assignment: Assignment, submission: Path, student: str,
                     test.message += "; this assignment requires a GPU, so these points count as lost"
                 continue
             _run_test(assignment, spec, device, identity or student, session, test, started)
+            ran.append((spec, test))
         if session.load_error:
             result.status, result.message = "not_loaded", session.load_error
+        else:
+            _keep_supported_diagnoses(assignment, [test for _, test in ran])
+            _explain_cascades(assignment, ran, identity or student, session, started)
         result.notes += session.notes
     finally:
         result.output = session.close()
@@ -235,7 +247,9 @@ class _WorkerSession:
                 self.notes.append(note)
             if self.worker.load_error:
                 error = self.worker.load_error
-                self.load_error = f"{self.assignment.module}.py could not be imported: {error['type']}: {error['message']}"
+                where = str(error.get("traceback") or "")[:4000]
+                self.load_error = (f"{self.assignment.module}.py could not be imported: {error['type']}: "
+                                   f"{error['message']}" + (f"\n{where}" if where else ""))
                 self._retire()
                 raise SubmissionNotLoaded(self.load_error)
         return RemoteImpl(self.worker, self.assignment.forbidden_for)
@@ -296,6 +310,7 @@ def _run_test(assignment: Assignment, spec: TestSpec, device: str, student: str,
         problem = expected.failure or expected.error
         raise RuntimeError(f"the reference fails hidden test {spec.name} on {device}: {problem!r}")
     recorder = Recorder(impl)
+    worker, warned = session.worker, len(session.worker.warnings)
     actual = _execute(spec, recorder, seed, device)
     fresh = session.take_evidence()
     if fresh or session.tampered_at_import:
@@ -307,30 +322,83 @@ def _run_test(assignment: Assignment, spec: TestSpec, device: str, student: str,
             also, test.limit = _explain_error(actual.error), getattr(actual.error, "limit", None)
         _tampered(test, fresh, also)
         return
-    unimplemented = isinstance(actual.error, StudentError) and actual.error.type_name in (
-        "NotImplementedError", "MissingFunction")
-    if reveals(assignment.reveal, "messages") and not unimplemented:
-        test.inputs = recorder.summary(full=reveals(assignment.reveal, "inputs"))
+    test.reached = frozenset(assignment.reachable_from(recorder.functions))
+    test.warnings = _warning_lines(worker.warnings[warned:], assignment.reveal)
+    tolerance = lambda dtype: assignment.tolerance_for(dtype, spec)  # noqa: E731
+    culprits: list = []
+    if _judge(actual, expected, tolerance, test, session, culprits):
+        test.status, test.points = "passed", test.max_points
+        return
+    if recorder.unimplemented:
+        # A stub raising NotImplementedError, even where the test caught it as an outcome:
+        # plain words, not the comparison of an error with the expected values.
+        test.message = _unimplemented_message(recorder)
+        return
+    if reveals(assignment.reveal, "messages"):
+        test.inputs = recorder.summary(full=reveals(assignment.reveal, "inputs"),
+                                       first=_failing_calls(recorder, actual, culprits))
+    if test.crashed or (actual.error is not None and not _forbidden_group(actual.error)):
+        return
+    test.diagnoses = _diagnose(assignment, spec, seed, device, actual, expected, tolerance, test.reached)
+
+
+def _judge(actual: _Run, expected: _Run, tolerance, test: TestResult, session: _WorkerSession,
+           culprits: list) -> bool:
+    """Whether the student's run matches the reference's; if not, say why in ``test``."""
     if isinstance(actual.error, WorkerFailure):
         session.crashed()
         test.message, test.limit, test.crashed = actual.error.message, actual.error.limit, True
-        return
-    tolerance = lambda dtype: assignment.tolerance_for(dtype, spec)  # noqa: E731
+        return False
     if actual.error is not None:
         test.message = _explain_error(actual.error)
         test.limit = getattr(actual.error, "limit", None)
-        if not _forbidden_group(actual.error):
-            return
-    elif actual.failure is not None:
+        return False
+    if actual.failure is not None:
         test.message = actual.failure.message
-    else:
-        differences = compare(actual.value, expected.value, tolerance)
-        if not differences:
-            test.status, test.points = "passed", test.max_points
-            return
-        test.message = "\n".join(differences)
-    test.diagnoses = _diagnose(assignment, spec, seed, device, actual, expected, tolerance,
-                               assignment.reachable_from(recorder.functions))
+        return False
+    differences = compare(actual.value, expected.value, tolerance, culprits=culprits)
+    test.message = "\n".join(differences)
+    return not differences
+
+
+def _failing_calls(recorder: Recorder, actual: _Run, culprits: list) -> list[int]:
+    """The calls to list first under "What it sent": those whose results differed, the one
+    that raised, or (a property check failed) the last call made."""
+    if actual.error is not None:
+        return recorder.failing_calls(raised=True) or recorder.failing_calls(culprits)
+    if actual.failure is not None:
+        return recorder.failing_calls(raised=True) or ([len(recorder.calls) - 1] if recorder.calls else [])
+    return recorder.failing_calls(culprits)
+
+
+def _unimplemented_message(recorder: Recorder) -> str:
+    name = recorder.unimplemented[0]
+    missing = next((r for r in recorder.results if getattr(r, "type_name", None) == NOT_IMPLEMENTED[1]
+                    and getattr(r, "function", None) == name), None)
+    if missing is not None:
+        return missing.message
+    return f"{name}() is not implemented yet (it raises NotImplementedError)"
+
+
+# numpy's floating-point warnings say nothing about the inputs; any other warning's text
+# could carry a hidden input (a student's own warnings.warn(str(x))), so it shows only
+# where the assignment reveals inputs.
+_PLAIN_WARNINGS = re.compile(r"(overflow|underflow|divide by zero|invalid value) encountered in \w+$"
+                             r"|Mean of empty slice\.?$|Degrees of freedom <= 0 for slice\.?$")
+
+
+def _warning_lines(found: list, reveal: str) -> list[str]:
+    """One line per distinct warning the student's code raised: its kind, where, and (when
+    it cannot leak an input) its text."""
+    counts: dict[str, int] = {}
+    for item in found:
+        category, text = str(item.get("category", "Warning"))[:80], str(item.get("message", ""))[:300]
+        where, count = str(item.get("where", ""))[:200], item.get("count", 1)
+        if not (_PLAIN_WARNINGS.match(text) or reveals(reveal, "inputs")):
+            text = "(its text is not shown: it could contain the hidden inputs)"
+        line = f"{category}{f' at {where}' if where else ''}: {text}"
+        counts[line] = counts.get(line, 0) + (count if isinstance(count, int) and count > 0 else 1)
+    return [line + (f" ({times} times)" if times > 1 else "") for line, times in counts.items()]
 
 
 def _tampered(test: TestResult, fresh: list[tamper.Evidence], also: str = "") -> None:
@@ -350,7 +418,7 @@ def _execute(spec: TestSpec, impl, seed: int, device: str) -> _Run:
         with warnings.catch_warnings():
             # A mistake variant dividing by zero is expected; warnings never cost points.
             warnings.simplefilter("ignore")
-            value = spec.body(**{name: fixtures[name] for name in spec.params})
+            value = run_body(spec.body, {name: fixtures[name] for name in spec.params})
     except Fail as failure:
         return _Run(failure=failure)
     except GraderProblem:
@@ -368,9 +436,9 @@ def _diagnose(assignment: Assignment, spec: TestSpec, seed: int, device: str,
 
     Only mistakes in functions the test reached (``reachable``) can show, so only those run."""
     by_id = {entry.id: entry for entry in assignment.mistakes}
-    if actual.failure is not None and actual.failure.mistake in by_id:
-        entry = by_id[actual.failure.mistake]
-        return [Diagnosis(entry.id, entry.explanation)]
+    named = [by_id[m] for m in (actual.failure.mistakes if actual.failure is not None else ()) if m in by_id]
+    if named:  # the failed property checks said which mistakes they reveal
+        return [Diagnosis(entry.id, entry.explanation) for entry in named]
     found = []
     # Mistakes run guarded only to match a student's forbidden call; otherwise a mistake
     # that calls a forbidden API computes the right answer and matches nothing.
@@ -382,6 +450,21 @@ def _diagnose(assignment: Assignment, spec: TestSpec, seed: int, device: str,
         if _same_behaviour(actual, wrong, expected, tolerance):
             found.append(Diagnosis(entry.id, entry.explanation))
     return found
+
+
+def _keep_supported_diagnoses(assignment: Assignment, tests: list[TestResult]) -> None:
+    """Drop a diagnosis whose mistake lies in a function of another task that passed all
+    its tests on that device: the student's version of it is right, so it is not the cause
+    (a composite's "gradients do not match" reads the same whichever layer is wrong)."""
+    target = {entry.id: entry.target for entry in assignment.mistakes}
+    failed = {(test.task, test.device) for test in tests if test.status == "failed"}
+
+    def supported(test: TestResult, diagnosis: Diagnosis) -> bool:
+        tasks = {task.id for task in assignment.tasks.values() if target.get(diagnosis.id) in task.functions}
+        return not tasks or test.task in tasks or any((task, test.device) in failed for task in tasks)
+
+    for test in tests:
+        test.diagnoses = [d for d in test.diagnoses if supported(test, d)]
 
 
 def _same_behaviour(actual: _Run, wrong: _Run, expected: _Run, tolerance) -> bool:
@@ -408,11 +491,116 @@ def _explain_error(error: Exception) -> str:
             return f"{error.function}() is not implemented yet (it raises NotImplementedError)"
         if error.type_name == "MissingFunction":
             return error.message
-        tail = error.traceback.strip().splitlines()[-6:]
-        return f"{error.function}() raised {error.type_name}: {error.message}" + (
-            "\n" + "\n".join(tail) if tail else "")
+        # The worker keeps only the student's own frames (worker._student_traceback).
+        where = error.traceback.rstrip()
+        return f"{error.function}() raised {error.type_name}: {error.message}" + (f"\n{where}" if where else "")
     return f"{type(error).__name__}: {error}"
 
 
 def _first_line(text: str | None) -> str:
     return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+
+
+# --------------------------------------------------------------------------- cascades
+
+CALLBACK_ELEMENTS = 1 << 22  # array elements one reference answer may be asked to process
+
+
+def _explain_cascades(assignment: Assignment, ran: list[tuple[TestSpec, TestResult]], student: str,
+                      session: _WorkerSession, started: float) -> None:
+    """One mistake in a component (``linear_backward``) also fails every test of the
+    composites built on it (``two_layer_net``). For each failed test that reaches functions
+    of other tasks which failed too, run it again with the reference's functions of those
+    tasks in place of the student's: if it then passes, feedback says to fix those first,
+    and where the manifest says ``cascade = "credit"`` the test keeps its points."""
+    failed = {(test.task, test.device) for _, test in ran if test.status == "failed"}
+    for spec, test in ran:
+        if time.monotonic() - started > assignment.limits.submission_seconds:
+            return
+        if test.status != "failed" or test.crashed or test.limit or test.tampered:
+            continue
+        tasks = [task.id for task in assignment.tasks.values()
+                 if task.id != spec.task and (task.id, test.device) in failed and set(task.functions) & test.reached]
+        if tasks and _passes_with_reference(assignment, spec, test.device, student, session, tasks):
+            test.fix_first = [name for task in tasks for name in assignment.tasks[task].functions]
+            if assignment.cascade == "credit":
+                test.status, test.points = "passed", test.max_points
+
+
+def _passes_with_reference(assignment: Assignment, spec: TestSpec, device: str, student: str,
+                           session: _WorkerSession, tasks: list[str]) -> bool:
+    names = [name for task in tasks for name in assignment.tasks[task].functions]
+    try:
+        session.impl()
+    except SubmissionNotLoaded:
+        return False
+    seed = derive_seed(student, assignment.name, spec.name, device)
+    expected = _execute(spec, LocalImpl(assignment.reference), seed, device)
+    actual = _execute(spec, _WithReference(session.worker, assignment, names), seed, device)
+    tampered = bool(session.take_evidence())  # kept in the session's record, and never credited
+    if isinstance(actual.error, WorkerFailure):
+        session.crashed()
+        return False
+    if tampered:
+        return False
+    tolerance = lambda dtype: assignment.tolerance_for(dtype, spec)  # noqa: E731
+    return actual.error is None and actual.failure is None and not compare(actual.value, expected.value, tolerance)
+
+
+class _WithReference:
+    """The ``impl`` of a cascade re-run: the student's worker, except that the functions
+    ``names`` are the reference's, both where the test calls them (here, in the trusted
+    process) and where the student's own code does (the worker calls back for them). The
+    reference's code stays here; only its answers, as data, reach the worker."""
+
+    def __init__(self, worker: Worker, assignment: Assignment, names: list[str]):
+        self._worker = worker
+        self._forbidden_for = assignment.forbidden_for
+        self._reference = LocalImpl(assignment.reference)
+        self._names = set(names)
+        self._callbacks = {name: _bounded(getattr(assignment.reference, name)) for name in names}
+        self._budget = ByteBudget(worker.limits.reply_mb << 20)
+
+    def probe(self, kind: str, target: str, *args):
+        if target in self._names:
+            return self._reference.probe(kind, target, *args)
+        return self._worker.call(target, args, {}, self._forbidden_for(target), probe=kind, budget=self._budget,
+                                 callbacks=self._callbacks)
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in self._names:
+            return getattr(self._reference, name)
+
+        def call(*args, **kwargs):
+            return self._worker.call(name, args, kwargs, self._forbidden_for(name), budget=self._budget,
+                                     callbacks=self._callbacks)
+
+        return call
+
+
+def _bounded(function):
+    """``function`` for the worker to call back: refuses arguments larger than a hidden test
+    would ever send, so a submission cannot make the trusted process compute for long."""
+    def answer(*args, **kwargs):
+        if _elements((args, kwargs)) > CALLBACK_ELEMENTS:
+            raise ValueError("arguments too large for the reference")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return function(*args, **kwargs)
+
+    return answer
+
+
+def _elements(value, depth: int = 0) -> int:
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        size = 1
+        for n in value.shape:
+            size *= int(n)
+        return size
+    if depth < 8 and isinstance(value, (tuple, list)):
+        return sum(_elements(v, depth + 1) for v in value)
+    if depth < 8 and isinstance(value, dict):
+        return sum(_elements(v, depth + 1) for v in value.values())
+    return 0

@@ -11,18 +11,24 @@ MAX_ITEMS = 8  # entries of a list, tuple or dict described
 MAX_VALUE_CHARS = 4000  # one value printed in full, at most
 
 
+NOT_IMPLEMENTED = ("NotImplementedError", "MissingFunction")
+FAILED_MARK = "  <- this call failed"
+
+
 class Recorder:
-    """A transparent proxy for ``impl`` that records each call's function and arguments."""
+    """A transparent proxy for ``impl`` that records each call's function, arguments and
+    what it returned or raised."""
 
     def __init__(self, impl):
         self._impl = impl
         self.calls: list[tuple[str, tuple, dict]] = []
+        self.results: list[object] = []  # per call: what it returned, or the exception it raised
         self.functions: set[str] = set()  # the student's functions the test called
+        self.unimplemented: list[str] = []  # functions that raised NotImplementedError (or are missing)
 
     def probe(self, kind: str, target: str, *args):
         self.functions.add(target)
-        self.calls.append((f"{target} ({kind} check)", args, {}))
-        return self._impl.probe(kind, target, *args)
+        return self._record(f"{target} ({kind} check)", target, lambda: self._impl.probe(kind, target, *args), args, {})
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
@@ -31,26 +37,65 @@ class Recorder:
 
         def call(*args, **kwargs):
             self.functions.add(name)
-            self.calls.append((name, args, kwargs))
-            return function(*args, **kwargs)
+            return self._record(name, name, lambda: function(*args, **kwargs), args, kwargs)
 
         call.__name__ = name
         return call
 
-    def summary(self, full: bool = False) -> list[str]:
-        """One line per call, naming each argument's kind (and value when ``full``);
-        repeated lines are counted, and past ``MAX_CALLS`` lines the rest only counted."""
+    def _record(self, label: str, function: str, run, args, kwargs):
+        self.calls.append((label, args, kwargs))
+        self.results.append(None)
+        try:
+            value = run()
+        except Exception as error:
+            self.results[-1] = error
+            if getattr(error, "type_name", None) in NOT_IMPLEMENTED and function not in self.unimplemented:
+                self.unimplemented.append(function)
+            raise
+        self.results[-1] = value
+        return value
+
+    def failing_calls(self, culprits=(), raised: bool = False) -> list[int]:
+        """The calls behind a failure: those whose result holds one of ``culprits`` (values
+        that differed, matched by identity), or with ``raised`` the last call that raised."""
+        if raised:
+            errors = [i for i, r in enumerate(self.results) if isinstance(r, BaseException)]
+            return errors[-1:]
+        wanted = {id(c) for c in culprits if not isinstance(c, _AMBIGUOUS)}
+        return [i for i, result in enumerate(self.results) if wanted and _holds(result, wanted)]
+
+    def summary(self, full: bool = False, first=()) -> list[str]:
+        """One line per call, naming each argument's kind (and value when ``full``), the
+        calls ``first`` (those that failed) leading and marked; repeated lines are counted,
+        and past ``MAX_CALLS`` lines the rest only counted."""
+        leading = [i for i in dict.fromkeys(first) if 0 <= i < len(self.calls)]
+        order = leading + [i for i in range(len(self.calls)) if i not in leading]
         groups: list[list] = []  # [line, times]
-        for index, (name, args, kwargs) in enumerate(self.calls):
-            line = _call_line(name, args, kwargs, full)
+        for position, index in enumerate(order):
+            name, args, kwargs = self.calls[index]
+            line = _call_line(name, args, kwargs, full) + (FAILED_MARK if index in leading else "")
             if groups and groups[-1][0] == line:
                 groups[-1][1] += 1
                 continue
             if len(groups) == MAX_CALLS:
-                groups.append([f"... and {len(self.calls) - index} more call(s)", 1])
+                groups.append([f"... and {len(order) - position} more call(s)", 1])
                 break
             groups.append([line, 1])
         return [line if times == 1 else f"{line}  (x{times})" for line, times in groups]
+
+
+# Small ints, booleans, strings and None are shared objects: identity cannot tell whose they are.
+_AMBIGUOUS = (bool, int, str, type(None))
+
+
+def _holds(value, ids: set[int], depth: int = 0) -> bool:
+    if id(value) in ids:
+        return True
+    if depth < 4 and isinstance(value, (tuple, list)):
+        return any(_holds(v, ids, depth + 1) for v in value)
+    if depth < 4 and isinstance(value, dict):
+        return any(_holds(v, ids, depth + 1) for v in value.values())
+    return False
 
 
 def _call_line(name: str, args: tuple, kwargs: dict, full: bool) -> str:

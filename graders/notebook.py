@@ -36,7 +36,7 @@ from graders.assignment import DEFAULT_TOLERANCE, Assignment, ManifestError
 SCHEMA_VERSION = 3  # nbgrader's cell metadata schema
 STREAM_SEED = 12345  # the notebook checks that NumPy draws the numbers it was generated with
 LITERAL_LIMIT = 1_000_000  # characters of embedded expected values per hidden test
-RUNTIME_NAMES = {"check", "hidden_test", "outcome", "Outcome", "Fail"}  # what nbruntime offers hidden tests
+RUNTIME_NAMES = {"check", "expect", "hidden_test", "outcome", "Outcome", "Fail"}  # what nbruntime offers hidden tests
 _BEGIN, _END = "### BEGIN SOLUTION", "### END SOLUTION"
 _SKIPPED_SECTIONS = re.compile(r"^running the tests", re.IGNORECASE)  # the notebook runs its own tests
 
@@ -423,7 +423,8 @@ def literal(value) -> str:
     if torch is not None and isinstance(value, (torch.dtype, torch.device)):
         return f"torch.{value}" if isinstance(value, torch.dtype) else f"torch.device({str(value)!r})"
     if isinstance(value, hidden.Outcome):
-        return f"Outcome(value={literal(value.value)}, error={value.error!r}, message={value.message!r})"
+        return (f"Outcome(value={literal(value.value)}, error={value.error!r}, message={value.message!r}, "
+                f"kinds={value.kinds!r})")
     if isinstance(value, tuple):
         return "(" + "".join(literal(v) + ", " for v in value) + ")"
     if isinstance(value, list):

@@ -42,7 +42,7 @@ class StudentError(Exception):
     """The student's code raised; carries the remote exception's type name and message."""
 
     def __init__(self, function: str, type_name: str, message: str, traceback: str = "", group: str = "",
-                 limit: str | None = None):
+                 limit: str | None = None, kinds=None):
         super().__init__(f"{function} raised {type_name}: {message}")
         self.function = function
         self.type_name = type_name
@@ -50,6 +50,16 @@ class StudentError(Exception):
         self.traceback = traceback
         self.group = group  # for a ForbiddenCall: the forbidden group it belongs to
         self.limit = limit  # the sandbox limit behind the error, if one was
+        # The exception's class and the classes it derives from, as "module.Name" strings
+        # (graders.hidden.exception_kinds): the worker sends names, never the class.
+        self.kinds = _names(kinds)
+
+
+def _names(value, most: int = 32, longest: int = 200) -> tuple[str, ...]:
+    """A worker's list of class names, trusted only as short strings."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(name[:longest] for name in value[:most] if isinstance(name, str))
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,46 +67,51 @@ def results_json(result: SubmissionResult) -> dict:
             "grader_version": result.grader_version, "limits_hit": result.limits_hit,
             "diagnoses": sorted({d.id for t in result.tests for d in t.diagnoses}),
             "explanations": dict(sorted(explanations.items())), "reveal": result.reveal,
-            "notes": result.notes,
+            "notes": result.notes, "message": result.message,
             "flagged": result.flagged, "evidence": [e.to_dict() for e in result.evidence],
         }},
     }
 
 
 def feedback_markdown(result: SubmissionResult, title: str = "") -> str:
+    """feedback.md. Everything the student's code controls (messages, printed output, file
+    names) is fenced or escaped, so that it can never close a block and print a fake
+    score, raw HTML or a remote image."""
     lines = [f"# Feedback: {title or result.assignment}", "",
              f"**Score: {_number(result.score)} / {_number(result.max_score)}**", ""]
     if result.status == "not_loaded":
-        lines += ["Your submission could not be loaded, so no test could run:", "", "```", result.message, "```", ""]
+        lines += ["Your submission could not be loaded, so no test could run:", "", *fenced(result.message), ""]
     for note in result.notes:
-        lines += [f"Note: {note}.", ""]
+        lines += [f"Note: {escape_markdown(note)}.", ""]
     lines += ["| test | device | points | result |", "| --- | --- | --- | --- |"]
     for test in result.tests:
+        if test.status == "not_run":
+            continue  # summed up in one line below the table
         cell = _test_title(test).replace("|", "\\|")  # a "|" (as in |x|) would end the cell
         lines.append(f"| {cell} | {test.device} | {_number(test.points)} / "
                      f"{_number(test.max_points)} | {_status_word(test)} |")
+    lines += _not_run_line(result)
     failed = [t for t in result.tests if t.status == "failed" and result.status != "not_loaded"]
     if failed and reveals(result.reveal, "messages"):
         lines += ["", "## What went wrong", ""]
         for test in failed:
-            lines += [f"### {_test_title(test)} ({test.device})", "", "```", test.message, "```", ""]
-            for diagnosis in test.diagnoses:
-                lines += [f"**Likely cause:** {diagnosis.explanation}", ""]
-            if test.inputs:
-                lines += [_inputs_heading(result.reveal), "", "```", *test.inputs, "```", ""]
+            lines += _failure_section(test, result.reveal)
     elif failed:
         lines += ["", "The details of failed tests are not shown for this assignment."]
-    not_run = [t for t in result.tests if t.status == "not_run"]
-    if not_run:
-        counted = "count as lost points" if any(t.required for t in not_run) else "do not count toward the score"
-        lines += ["", f"{len(not_run)} test(s) were not run and {counted}: {not_run[0].message}."]
+    credited = [t for t in result.tests if t.status == "passed" and t.fix_first]
+    if credited and reveals(result.reveal, "messages"):
+        lines += ["", "## Credited although they fail", ""]
+        for test in credited:
+            lines += [f"- {_test_title(test)} ({test.device}): {_fix_first_text(test)}"]
+    if reveals(result.reveal, "messages"):
+        lines += _other_warnings(result, failed)
     if result.limits_hit:
         lines += ["", "Limits hit: " + ", ".join(result.limits_hit) + "."]
     if result.flagged:
         lines += ["", *integrity_note(result)]
     if result.output.strip() and (result.status == "not_loaded" or reveals(result.reveal, "inputs")):
         shown = result.output[:OUTPUT_SHOWN]
-        lines += ["", "## What your code printed", "", "```", shown.rstrip(), "```"]
+        lines += ["", "## What your code printed", "", *fenced(shown.rstrip())]
     elif result.output.strip():
         # Printing an argument is the easiest way to copy a hidden input out.
         count, size = result.printed if result.printed[1] else (len(result.output.strip().splitlines()), 0)
@@ -113,6 +119,67 @@ def feedback_markdown(result: SubmissionResult, title: str = "") -> str:
         lines += ["", f"Your code printed {amount} while the hidden tests ran; they are not shown "
                       "because they could contain the hidden inputs. Print while running the public tests instead."]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _failure_section(test: TestResult, reveal: str) -> list[str]:
+    lines = [f"### {_test_title(test)} ({test.device})", "", *fenced(test.message), ""]
+    if test.fix_first:
+        lines += [f"**Fix first:** {_fix_first_text(test)}", ""]
+    for diagnosis in test.diagnoses:
+        lines += [f"**Likely cause:** {diagnosis.explanation}", ""]
+    if test.warnings:
+        lines += ["Warnings your code raised during this test:", "", *fenced("\n".join(test.warnings)), ""]
+    if test.inputs:
+        lines += [_inputs_heading(reveal), "", *fenced("\n".join(test.inputs)), ""]
+    return lines
+
+
+def _other_warnings(result: SubmissionResult, failed: list[TestResult]) -> list[str]:
+    """Warnings raised during tests that passed (those of failed tests are shown with them)."""
+    shown = {line for test in failed for line in test.warnings}
+    others = list(dict.fromkeys(line for test in result.tests for line in test.warnings if line not in shown))
+    if not others:
+        return []
+    return ["", "## Warnings", "", "Your code raised these warnings while the hidden tests ran. They cost no "
+            "points, but they often point at an overflow or a division by zero:", "", *fenced("\n".join(others))]
+
+
+def _fix_first_text(test: TestResult) -> str:
+    names = [f"{name}()" for name in test.fix_first]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    text = (f"with the reference's {listed} in place of yours this test passes, so it fails because of "
+            f"{'that function' if len(names) == 1 else 'those functions'}: fix {listed} first "
+            "(their own tests say how).")
+    if test.status == "passed":
+        text += " Its points are credited: this assignment does not take points twice for one mistake."
+    return text
+
+
+def _not_run_line(result: SubmissionResult) -> list[str]:
+    """All the tests that could not run (CUDA ones on a machine without a GPU), in one line."""
+    not_run = [t for t in result.tests if t.status == "not_run"]
+    if not not_run:
+        return []
+    counted = "count as lost points" if any(t.required for t in not_run) else "do not count toward the score"
+    devices = ", ".join(sorted({t.device.upper() for t in not_run}))
+    return ["", f"{len(not_run)} {devices} test(s) were not run and {counted}: {not_run[0].message}."]
+
+
+def fenced(text: str) -> list[str]:
+    """A Markdown code block holding ``text`` verbatim: its fence is longer than any run of
+    backticks inside, so nothing in the text can end the block early."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence, text, fence]
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` as plain words inside a line of Markdown: one line (so it cannot start a
+    block of its own), HTML escaped, and the characters that open emphasis, code, links,
+    images or strikethrough backslash-escaped. Everything else reads as written."""
+    text = " ".join(str(text).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return re.sub(r"([\\`*_\[\]~])", r"\\\1", text)
 
 
 def integrity_note(result: SubmissionResult) -> list[str]:
@@ -125,7 +192,7 @@ def integrity_note(result: SubmissionResult) -> list[str]:
     if zeroed:
         lines[-1] += f" {zeroed} test(s) during which it happened scored 0."
     lines.append("")
-    lines += [f"- {e.describe()}" for e in result.evidence]
+    lines += [f"- {escape_markdown(e.describe())}" for e in result.evidence]  # file names are the student's
     return lines
 
 
@@ -303,12 +370,16 @@ def _test_title(test: TestResult) -> str:
 
 def _test_output(test: TestResult, reveal: str = "messages") -> str:
     if test.status == "passed":
-        return "passed"
+        return "passed" + (f" (credited: {_fix_first_text(test)})" if test.fix_first else "")
     if test.status == "failed" and not reveals(reveal, "messages"):
         return "failed"
     text = test.message
+    if test.fix_first:
+        text += f"\nFix first: {_fix_first_text(test)}"
     for diagnosis in test.diagnoses:
         text += f"\nLikely cause: {diagnosis.explanation}"
+    if test.warnings and test.status == "failed":
+        text += "\nWarnings your code raised during this test:\n" + "\n".join(test.warnings)
     if test.inputs and test.status == "failed":
         text += "\n" + _inputs_heading(reveal) + "\n" + "\n".join(test.inputs)
     return text
@@ -332,6 +403,8 @@ def _test_data(test: TestResult) -> dict:
         data["limit"] = test.limit
     if test.crashed:
         data["crashed"] = True
+    if test.fix_first:
+        data["fix_first"] = list(test.fix_first)
     if test.tampered:
         data["tampered"] = True
     return data

@@ -38,6 +38,7 @@ class Submission:
     records: list[render.Record]
     diagnoses: set[str] = field(default_factory=set)
     isolation: str = ""
+    reason: str = ""  # why a not_loaded submission could not be loaded
     evidence: list[tamper.Evidence] = field(default_factory=list)  # possible tampering
 
 
@@ -90,6 +91,7 @@ def load(folder: Path) -> Summary:
                 records=records,
                 diagnoses={d for r in records for d in r.diagnoses} | {str(d) for d in block.get("diagnoses", [])},
                 isolation=str(block.get("isolation", "")),
+                reason=_not_loaded_reason(document, block),
                 evidence=_evidence(block.get("evidence", []))))
             summary.explanations.update({str(k): str(v) for k, v in block.get("explanations", {}).items()})
         except (ValueError, TypeError, AttributeError):
@@ -100,6 +102,14 @@ def load(folder: Path) -> Summary:
     except (OSError, ValueError):
         summary.similarity = None
     return summary
+
+
+def _not_loaded_reason(document: dict, block: dict) -> str:
+    """The message of a not_loaded submission: its own field, or (older results.json) the
+    summary line Gradescope shows, which starts with it."""
+    if block.get("status") != "not_loaded":
+        return ""
+    return str(block.get("message") or document.get("output") or "")[:1000]
 
 
 def _evidence(items) -> list[tamper.Evidence]:
@@ -273,12 +283,13 @@ def render_html(summary: Summary, title: str = "") -> str:
     limited = [s for s in subs if s.limits or s.status == "not_loaded"]
     if limited:
         parts.append("<table><tr><th>student</th><th>limits hit</th><th>status</th><th>tests affected</th>"
-                     "<th>score</th></tr>")
+                     "<th>score</th><th>reason</th></tr>")
         for s in limited:
             affected = [f"{r.id} [{r.device}]" for r in s.records if r.limit or r.crashed]
             parts.append(f"<tr><td>{e(s.student)}</td><td>{e(', '.join(s.limits) or '-')}</td>"
                          f"<td>{e(s.status)}</td><td>{e(', '.join(affected) or '-')}</td>"
-                         f"<td class=\"num\">{_num(s.score)} / {_num(s.max_score)}</td></tr>")
+                         f"<td class=\"num\">{_num(s.score)} / {_num(s.max_score)}</td>"
+                         f"<td>{e(s.reason) or '-'}</td></tr>")
         parts.append("</table>")
     else:
         parts.append("<p>No submission hit a time, memory or output limit, and every one could be loaded.</p>")

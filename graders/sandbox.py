@@ -36,6 +36,9 @@ class Limits:
         return int(self.submission_seconds) + 1
 
 
+MAX_CALLBACKS = 5000  # reference answers one call may ask for in a cascade re-run
+
+
 class GraderProblem(RuntimeError):
     """The grader, not the submission, could not run a test (CUDA unusable in the worker,
     say): reported as a grader error, never as the student's fault."""
@@ -262,6 +265,7 @@ class Worker:
         self._pid = None
         self._sock = None
         self.load_error: dict | None = None
+        self.warnings: list[dict] = []  # what the student's code warned, reply by reply (worker._recorded_warnings)
         try:
             self.selection = submission.select(submission_dir)
             submission.copy(self.selection, self._box.workdir)
@@ -290,28 +294,43 @@ class Worker:
         # charged for it.
         start = self.limits.call_seconds + (self.limits.cuda_start_seconds if self.gpu else 0)
         reply = self._receive(start, f"importing {self.module}.py")
+        self._keep_warnings(reply)
         if not reply["ok"]:
             _raise_grader_problem(reply["error"])  # only the first reply, sent before any student code ran
             self.load_error = reply["error"]
 
     def call(self, function: str, args: tuple, kwargs: dict, forbidden=(), probe: str | None = None,
-             budget: "ByteBudget | None" = None):
+             budget: "ByteBudget | None" = None, callbacks: dict | None = None):
         """Run ``function`` in the worker under the ``forbidden`` API groups (or a trusted
         ``probe`` of it, see ``graders.probes``); raise what the student's code raised.
-        ``budget``: the bytes the worker may still send back in this test."""
+        ``budget``: the bytes the worker may still send back in this test.
+
+        ``callbacks`` ({name: trusted function}, for a cascade re-run) replace the student's
+        functions of those names while the call runs: the worker asks, this side answers."""
         if self._sock is None:
             raise WorkerFailure("the worker has already stopped")
         try:
             protocol.write_message(self._sock, {"op": "call", "function": function, "args": list(args),
                                                 "kwargs": dict(kwargs), "forbidden": list(forbidden),
-                                                "probe": probe})
+                                                "probe": probe, "substitute": sorted(callbacks or ())})
         except OSError:
             raise self._failure(f"running {function}()") from None
         reply = self._receive(self.limits.call_seconds, f"running {function}()", budget)
+        answered, deadline = 0, time.monotonic() + self.limits.call_seconds
+        while reply.get("op") == "callback":
+            if not callbacks or reply.get("function") not in callbacks or answered >= MAX_CALLBACKS \
+                    or time.monotonic() > deadline:
+                self.kill()
+                raise WorkerFailure(f"the worker asked for a reference function it may not have while running "
+                                    f"{function}()", limit="call_seconds" if time.monotonic() > deadline else None)
+            self._answer(reply, callbacks[reply["function"]], function)
+            answered += 1
+            reply = self._receive(self.limits.call_seconds, f"running {function}()", budget)
         evidence = reply.get("evidence")
         if evidence:  # what the worker recorded as possible tampering (graders.tamper): untrusted data
             items = evidence[:tamper_cap()] if isinstance(evidence, list) else [{"detail": "evidence in a broken form"}]
             self.evidence = (*self.evidence, *items)
+        self._keep_warnings(reply)
         if not reply.get("ok"):
             error = reply["error"]
             if isinstance(error, dict) and error.get("grader"):
@@ -319,10 +338,31 @@ class Worker:
                 # problem: the test fails, with what the worker said.
                 raise WorkerFailure(f"the worker could not run {function}(): {error.get('message', '')}")
             raise protocol.StudentError(function, error["type"], error["message"], error.get("traceback", ""),
-                                        error.get("group", ""), error.get("limit"))
+                                        error.get("group", ""), error.get("limit"), error.get("kinds"))
         if reply.get("mutated"):
             raise mutation_failure(function, reply["mutated"])
         return reply.get("value")
+
+    def _answer(self, request: dict, trusted, function: str) -> None:
+        """Run a trusted function on the worker's arguments (plain data only: handles stay
+        handles) and send its result or its error back."""
+        args, kwargs = request.get("args"), request.get("kwargs")
+        try:
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise TypeError("malformed arguments")
+            answer = {"ok": True, "value": trusted(*args, **kwargs)}
+            protocol.encode(answer)  # an answer that cannot be sent is an error, not a broken frame
+        except Exception as error:  # noqa: BLE001 - the reference refusing a student's data is an answer
+            answer = {"ok": False, "error": f"{type(error).__name__}: {str(error)[:300]}"}
+        try:
+            protocol.write_message(self._sock, answer)
+        except OSError:
+            raise self._failure(f"running {function}()") from None
+
+    def _keep_warnings(self, reply: dict) -> None:
+        found = reply.get("warnings")
+        if isinstance(found, list):
+            self.warnings += [w for w in found[:20] if isinstance(w, dict)]
 
     def _receive(self, timeout: float, during: str, budget: "ByteBudget | None" = None) -> dict:
         deadline, limit = time.monotonic() + timeout, "call_seconds"
@@ -346,7 +386,7 @@ class Worker:
             raise self._failure(during, error) from None
         except (EOFError, OSError) as error:
             raise self._failure(during, error) from None
-        if not isinstance(reply, dict) or "ok" not in reply:
+        if not isinstance(reply, dict) or ("ok" not in reply and reply.get("op") != "callback"):
             self.kill()
             raise WorkerFailure(f"the worker sent a malformed reply while {during}")
         return reply

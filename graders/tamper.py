@@ -139,6 +139,20 @@ class Recorder:
             frame = frame.f_back
         return None
 
+    def student_not_importing(self, frame) -> tuple[str, int] | None:
+        """The innermost student frame on the stack, unless what happens above it runs inside
+        an import of a library it asked for (``import torch`` opens torch's own files, and
+        may read /proc/self/maps or the source lines of frames below it): the student's
+        import is not the student opening files."""
+        importing = False
+        while frame is not None:
+            place = self.student_place(frame)
+            if place is not None:
+                return None if importing else place
+            importing = importing or frame.f_code.co_filename.startswith("<frozen importlib")
+            frame = frame.f_back
+        return None
+
     def record(self, kind: str, detail: str, place: tuple[str, int] | None, always: bool = False) -> None:
         """Keep it if the student's code did it (``place``), or ``always``."""
         if place is None and not always:
@@ -182,7 +196,11 @@ class Recorder:
         full = os.path.realpath(path)
         if full.startswith(self._allowed) or full in _DEVICES or full.startswith("/dev/shm/"):
             return None
-        if full.startswith(self._runtime) and not full.startswith(self._grader):
+        # The most specific folder decides: a virtual environment inside the checkout is
+        # the runtime (importing torch late is no tampering), the checkout around it is not.
+        runtime = max((len(p) for p in self._runtime if full.startswith(p)), default=0)
+        grader = max((len(p) for p in self._grader if full.startswith(p)), default=0)
+        if runtime > grader:
             return None
         return full
 
@@ -259,8 +277,14 @@ def _handlers(r: Recorder) -> dict:
         path = r.outside(args[0]) if args else None
         if path is not None:
             # The grader's own files (importlib.import_module raises no "import" event).
-            kind = "grader" if path.startswith(r.grader_package) else "file"
-            r.record(kind, f"opened {path}", r.student_on_stack(frame))
+            if path.startswith(r.grader_package):
+                # Loading a grader module is tampering however it is spelled; its source read
+                # for a traceback or warning while a library imports is not.
+                loading = frame is not None and frame.f_code.co_filename.startswith("<frozen importlib")
+                r.record("grader", f"opened {path}", r.student_on_stack(frame) if loading
+                         else r.student_not_importing(frame))
+            else:
+                r.record("file", f"opened {path}", r.student_not_importing(frame))
 
     def process(event, args, frame):
         frame = frame.f_back if event.startswith("nngrade.") else frame

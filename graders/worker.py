@@ -8,6 +8,8 @@ expected values, nothing a submission could read or patch to its advantage.
 """
 from __future__ import annotations
 
+import contextlib
+import difflib
 import functools
 import importlib.util
 import os
@@ -15,12 +17,15 @@ import resource
 import signal
 import sys
 import traceback
+import warnings
 
 import numpy as np
 
-from graders import guard, isolation, mutation, probes, protocol, tamper
+from graders import guard, hidden, isolation, mutation, probes, protocol, tamper
 
 _TRACEBACK_LIMIT = 4000
+_STUDENT_FRAMES = 8  # the innermost frames of the student's own files a traceback keeps
+_WARNINGS_KEPT = 10  # distinct warnings reported per call
 
 
 def run(control_fd: int, output_fd: int, request: dict) -> None:
@@ -120,9 +125,12 @@ class _Session:
 def _serve(sock, request: dict) -> None:
     session = _Session()
     problem = _start_cuda(request) if request["isolation"].get("gpu") else None
-    _reply(sock, session, problem or _load(session, request["module"], request["workdir"]), drain=False)
     if problem:
+        _reply(sock, session, problem, drain=False)
         return
+    with _recorded_warnings(request["workdir"]) as seen:
+        reply = _load(session, request["module"], request["workdir"])
+    _reply(sock, session, {**reply, "warnings": seen}, drain=False)
     while True:
         try:
             message = protocol.read_message(sock, resolve_handle=session.resolve, build_generators=True)
@@ -134,10 +142,73 @@ def _serve(sock, request: dict) -> None:
             _reply(sock, session, _grader_problem(f"the worker could not take the test's inputs: {error}"))
             continue
         if message.get("op") == "call":
-            _reply(sock, session, _call(session, message["function"], message["args"], message["kwargs"],
-                                        message.get("forbidden", ()), message.get("probe"), request["workdir"]))
+            with _recorded_warnings(request["workdir"]) as seen, \
+                    _substituted(session, message.get("substitute"), sock):
+                reply = _call(session, message["function"], message["args"], message["kwargs"],
+                              message.get("forbidden", ()), message.get("probe"), request["workdir"])
+            _reply(sock, session, {**reply, "warnings": seen})
         else:
             return
+
+
+@contextlib.contextmanager
+def _recorded_warnings(workdir: str):
+    """Collect the warnings the student's code raises (numpy's RuntimeWarnings, torch's
+    UserWarnings) as data for the feedback, instead of letting them print as output."""
+    found: list[dict] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield found
+    root = workdir.rstrip(os.sep) + os.sep
+    by_key: dict[tuple, dict] = {}
+    for item in caught:
+        filename = str(item.filename)
+        where = f"{filename[len(root):]} line {item.lineno}" if filename.startswith(root) else ""
+        key = (item.category.__name__, str(item.message)[:300], where)
+        if key in by_key:
+            by_key[key]["count"] += 1
+        elif len(by_key) < _WARNINGS_KEPT:
+            by_key[key] = {"category": key[0], "message": key[1], "where": where, "count": 1}
+    found += by_key.values()
+
+
+@contextlib.contextmanager
+def _substituted(session: _Session, names, sock):
+    """For a cascade re-run (graders.engine): while the call runs, the student's functions
+    ``names`` are replaced by ones that ask the trusted side for the reference's answer, so
+    a composite is tried with correct components. The reference itself never comes here."""
+    names = [n for n in names or () if isinstance(n, str) and n.isidentifier()]
+    if not names or session.module is None:
+        yield
+        return
+    saved = {name: vars(session.module).get(name, _ABSENT) for name in names}
+    for name in names:
+        setattr(session.module, name, _ask_trusted_side(name, session, sock))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is _ABSENT:
+                vars(session.module).pop(name, None)
+            else:
+                setattr(session.module, name, value)
+
+
+_ABSENT = object()
+
+
+def _ask_trusted_side(name: str, session: _Session, sock):
+    def reference_answer(*args, **kwargs):
+        protocol.write_message(sock, {"op": "callback", "function": name, "args": list(args), "kwargs": kwargs},
+                               make_handle=session.keep)
+        reply = protocol.read_message(sock, resolve_handle=session.resolve, build_generators=True)
+        if not isinstance(reply, dict) or not reply.get("ok"):
+            raise RuntimeError(f"the reference's {name}() could not run on these arguments: "
+                               f"{reply.get('error') if isinstance(reply, dict) else reply}")
+        return reply.get("value")
+
+    reference_answer.__name__ = name
+    return reference_answer
 
 
 def _reply(sock, session: _Session, reply: dict, drain: bool = True) -> None:
@@ -188,7 +259,8 @@ def _load(session: _Session, module_name: str, workdir: str) -> dict:
     path = os.path.join(workdir, module_name + ".py")
     if not os.path.isfile(path):
         return {"ok": False, "error": {"type": "FileNotFoundError",
-                                       "message": f"{module_name}.py is missing from the submission",
+                                       "message": f"{module_name}.py is missing from the submission"
+                                                  + _near_matches(module_name + ".py", workdir),
                                        "traceback": ""}}
     if session.evidence is None:
         # Before any of the student's code runs: take the guard out of reach, start
@@ -264,9 +336,31 @@ def _call(session: _Session, name: str, args: list, kwargs: dict, forbidden, pro
     return {"ok": True, "value": value, "mutated": mutated}
 
 
+def _near_matches(wanted: str, workdir: str, most: int = 3) -> str:
+    """"; found MLP.py: ..." for files whose name is close to ``wanted``: another case, a
+    subfolder, a notebook, a typo. Empty when nothing is close."""
+    found = []
+    for top, dirs, files in os.walk(workdir):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [os.path.relpath(os.path.join(top, name), workdir) for name in sorted(files)]
+    stem = wanted.removesuffix(".py").lower()
+
+    def close(relative: str) -> bool:
+        name = os.path.basename(relative).lower()
+        return name in (wanted.lower(), stem + ".ipynb") or bool(
+            name.endswith(".py") and difflib.get_close_matches(name, [wanted.lower()], cutoff=0.75))
+
+    matches = [f for f in found if close(f)][:most]
+    if not matches:
+        return ""
+    return (f"; found {', '.join(matches)}: the grader imports exactly {wanted} at the top of the "
+            "submission (file names are case-sensitive, and a notebook is not a module)")
+
+
 def _describe_error(error: BaseException, during: str) -> dict:
     if isinstance(error, guard.ForbiddenCall):
-        return {"type": "ForbiddenCall", "message": str(error), "traceback": "", "group": error.group}
+        return {"type": "ForbiddenCall", "message": str(error), "traceback": "", "group": error.group,
+                "kinds": ["graders.guard.ForbiddenCall"]}
     limit = _limit_behind(error)
     if isinstance(error, SystemExit):
         message = f"the code called sys.exit({error.code!r}) while {during}"
@@ -278,11 +372,29 @@ def _describe_error(error: BaseException, during: str) -> dict:
         message = f"ran out of GPU memory while {during} (the worker's GPU memory limit)"
     else:
         message = str(error)
-    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-    # The private folder's name changes every run; regrades must read the same.
-    text = text.replace(os.getcwd() + os.sep, "")
-    return {"type": type(error).__name__, "message": message[:2000], "traceback": text[-_TRACEBACK_LIMIT:],
-            "limit": limit}
+    return {"type": type(error).__name__, "message": message[:2000],
+            "traceback": _student_traceback(error)[-_TRACEBACK_LIMIT:], "limit": limit,
+            "kinds": list(hidden.exception_kinds(type(error)))}
+
+
+def _student_traceback(error: BaseException) -> str:
+    """The traceback's frames in the student's own files, innermost last, with paths
+    relative to the submission. The grader's frames (this file, the guard) and library
+    internals are left out: the last line shown is where the student's code called them.
+    Relative paths also keep regrades identical (the private folder changes every run)."""
+    root = os.getcwd() + os.sep
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__)[-200:]
+              if frame.filename.startswith(root)][-_STUDENT_FRAMES:]
+    lines = []
+    for frame in frames:
+        lines.append(f'  File "{frame.filename[len(root):]}", line {frame.lineno}, in {frame.name}')
+        if frame.line:
+            lines.append(f"    {frame.line.strip()}")
+    if isinstance(error, SyntaxError) and str(error.filename or "").startswith(root):
+        # Where the parser stopped, with its caret; the last line (the message) is sent apart.
+        detail = traceback.format_exception_only(type(error), error)
+        lines += "".join(detail).replace(root, "").rstrip("\n").splitlines()[:-1]
+    return "\n".join(lines)
 
 
 def _limit_behind(error: BaseException) -> str | None:

@@ -58,10 +58,15 @@ def test_reference_and_a_regrade_give_identical_results(a2, make_submission):
     assert [(t.name, t.points, t.message) for t in first.tests] == [(t.name, t.points, t.message) for t in second.tests]
 
 
-def test_students_get_different_hidden_numbers(a2):
-    from graders.hidden import derive_seed
-
-    assert derive_seed("alice", "a2", "t", "cpu") != derive_seed("bob", "a2", "t", "cpu")
+def test_students_get_different_hidden_numbers(a2, make_submission):
+    """Through the engine: the same wrong code quotes different numbers for another student
+    (their inputs differ) and the same numbers on a regrade."""
+    wrong = a2.source_with(next(m for m in a2.mistakes if m.target == "linear_backward"))
+    folder = make_submission("s", {"mlp.py": wrong})
+    failures = lambda result: [t.message for t in result.tests if t.status == "failed"]  # noqa: E731
+    alice, again, bob = (engine.grade(a2, folder, name) for name in ("alice", "alice", "bob"))
+    assert failures(alice) and failures(alice) == failures(again)
+    assert failures(alice) != failures(bob)
 
 
 def test_printing_is_captured_and_capped(a2, make_submission):

@@ -62,12 +62,16 @@ def test_reference_passes_and_mistakes_fail_their_task(a2_built, load):
         wrong = cells[f"solution_{task}"] + f"\n\n\n{entry.source}\n{entry.target} = {entry.id}\n"
         failures = notebook.run(a2_built.notebook, {f"solution_{task}": wrong})
         assert f"test_{task}" in failures
-    # two_layer_net_without_dropout slips past the public tests: only the hidden block sees it.
+    # A net ignoring dropout_p is self-consistent, so the public gradient check first makes
+    # sure dropout changed the loss: the visible checks catch it, and so does the hidden block.
     visible_only = cells["test_two_layer_net"].split("### BEGIN HIDDEN TESTS")[0]
     entry = next(e for e in assignment.mistakes if e.id == "two_layer_net_without_dropout")
     wrong = cells["solution_two_layer_net"] + f"\n\n\n{entry.source}\n{entry.target} = {entry.id}\n"
-    assert notebook.run(a2_built.notebook, {"solution_two_layer_net": wrong, "test_two_layer_net": visible_only}) == {}
-    assert "with dropout_p = 0.4 the loss equals the loss without dropout" in failures["test_two_layer_net"]
+    visible = notebook.run(a2_built.notebook, {"solution_two_layer_net": wrong, "test_two_layer_net": visible_only})
+    assert "dropout_p > 0 changed nothing" in visible["test_two_layer_net"]
+    hidden_only = cells["test_two_layer_net"].replace(visible_only, "_run_public = lambda *args: None\n", 1)
+    hidden = notebook.run(a2_built.notebook, {"solution_two_layer_net": wrong, "test_two_layer_net": hidden_only})
+    assert "with dropout_p = 0.4 the loss equals the loss without dropout" in hidden["test_two_layer_net"]
 
 
 def test_embedded_literals_round_trip_exactly():
@@ -148,13 +152,17 @@ def test_nbgrader_generate_and_autograde_round_trip(load, tmp_path):
     assert any("raise NotImplementedError()" in c.source for c in student_view.cells if _meta(c).get("solution"))
 
     # The correct student writes the reference's code; the wrong one makes a mistake that
-    # only the hidden tests see (the public tests pass), so autograde must have run them.
+    # only the hidden tests see (the public tests pass), so autograde must have run them:
+    # a network that computes in float64 whatever its inputs (every catalogued mistake is
+    # caught by the public tests as well).
     reference = nbformat.read(source, as_version=4)
     solutions = {_meta(c)["grade_id"]: re.sub(r"(?m)^[ \t]*### (BEGIN|END) SOLUTION\n", "", c.source)
                  for c in reference.cells if _meta(c).get("solution")}
-    mistake = next(e for e in assignment.mistakes if e.id == "two_layer_net_without_dropout")
-    students = {"correct": {},
-                "wrong": {"solution_two_layer_net": f"\n\n\n{mistake.source}\n{mistake.target} = {mistake.id}\n"}}
+    always_float64 = ("\n\n\n_network = two_layer_net\n\n\n"
+                      "def two_layer_net(x, y, params, dropout_p=0.0, rng=None):\n"
+                      "    params = {k: v.astype(np.float64) for k, v in params.items()}\n"
+                      "    return _network(x.astype(np.float64), y.astype(np.float64), params, dropout_p, rng)\n")
+    students = {"correct": {}, "wrong": {"solution_two_layer_net": always_float64}}
     for student, extra in students.items():
         folder = course / "submitted" / student / name
         folder.mkdir(parents=True)
@@ -175,4 +183,4 @@ def test_nbgrader_generate_and_autograde_round_trip(load, tmp_path):
     graded = nbformat.read(course / "autograded" / "wrong" / name / f"{name}.ipynb", as_version=4)
     failing = next(c for c in graded.cells if _meta(c).get("grade_id") == "test_two_layer_net")
     assert "_run_hidden(" in failing.source  # autograde restored the hidden tests
-    assert "the loss equals the loss without dropout" in str(failing.outputs)
+    assert "hidden test two_layer_net_float32 failed" in str(failing.outputs)

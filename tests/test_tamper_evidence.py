@@ -22,7 +22,6 @@ TRICKS = {
     "process": ("process", "    import subprocess\n    subprocess.run(['true'])\n"),
     "file outside": ("file", "    open('/etc/hostname').close()\n"),
     "grader import": ("grader", "    import importlib\n    importlib.import_module('graders.' + 'guard')\n"),
-    "dispatcher": ("torch_internals", "    import torch\n    torch.library.Library('aten', 'IMPL')\n"),
     "trace hook": ("trace", "    import sys\n    sys.settrace(None)\n"),
 }
 
@@ -35,6 +34,31 @@ def _with_trick(source: str, trick: str) -> tuple[str, int]:
     body = tail[:docstring_end] + "\n" + trick + tail[docstring_end:]
     line = (head + marker + tail[:docstring_end]).count("\n") + 2
     return head + marker + body, line
+
+
+def test_touching_torchs_dispatcher_is_recorded_in_a_torch_assignment(load, make_submission):
+    """In a torch assignment (torch is loaded and guarded before the student's import); in a
+    NumPy one there is no torch guard to tamper with, and importing torch late is no tampering."""
+    a1 = load("a1_foundations")
+    marker = "def relu(x):"
+    head, tail = a1.reference_source.split(marker, 1)
+    docstring_end = tail.index('"""', tail.index('"""') + 3) + 3
+    trick = "    import torch\n    torch.library.Library('aten', 'IMPL')\n"
+    source = head + marker + tail[:docstring_end] + "\n" + trick + tail[docstring_end:]
+    line = (head + marker + tail[:docstring_end]).count("\n") + 2
+    result = engine.grade(a1, make_submission("tamperer", {"foundations.py": source}), "tamperer", devices={"cpu"})
+    runtime = [e for e in result.evidence if e.kind == "torch_internals" and e.phase == "call"]
+    assert runtime and runtime[0].file == "foundations.py" and line <= runtime[0].line < line + 5, result.evidence
+    assert result.flagged and any(t.tampered and t.points == 0 for t in result.tests if t.task == "neuron")
+
+
+def test_importing_a_library_late_is_not_tampering(a2, make_submission):
+    """A NumPy assignment's worker has no torch loaded: a stray ``import torch`` opens torch's
+    files (and /proc/self/maps, and source lines for its warnings) from the student's line,
+    and none of that is the student opening files."""
+    source = a2.reference_source.replace("def relu_forward(x):", "def relu_forward(x):\n    import torch  # noqa", 1)
+    result = engine.grade(a2, make_submission("honest", {"mlp.py": "import torch\n" + source}), "honest")
+    assert not result.flagged and result.evidence == [] and result.score == result.max_score > 0
 
 
 @pytest.mark.parametrize("trick", sorted(TRICKS))

@@ -40,19 +40,48 @@ ATTACKS = {
 }
 
 
+# Well-formed wrong answers (every float a little off), not a stub that raises: were results
+# compared inside the worker, a patched numpy.allclose would turn these into points.
+SLIGHTLY_WRONG = """
+import functools as _functools
+def _nudge(value):
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return value * 1.01 + 0.01
+    if isinstance(value, tuple):
+        return tuple(_nudge(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _nudge(v) for k, v in value.items()}
+    return value
+def _off(function):
+    @_functools.wraps(function)
+    def wrong(*args, **kwargs):
+        return _nudge(function(*args, **kwargs))
+    return wrong
+for _name in ("linear_forward", "linear_backward", "relu_forward", "relu_backward", "mse_loss", "dropout_forward",
+              "dropout_backward", "two_layer_net", "sgd_step", "sgd_momentum_step"):
+    globals()[_name] = _off(globals()[_name])
+"""
+
+
+@pytest.fixture(scope="module")
+def a2_wrong(a2):
+    return a2.reference_source + SLIGHTLY_WRONG
+
+
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
-def test_attack_gains_nothing(attack, a2, a2_stub, make_submission, tmp_path):
+def test_attack_gains_nothing(attack, a2, a2_wrong, make_submission, tmp_path):
     marker = tmp_path / "attack-ran"
-    files = {"mlp.py": a2_stub}
+    files = {"mlp.py": a2_wrong}
     for name, text in ATTACKS[attack].items():
         text = text.replace("{marker}", str(marker))
         if name == "__append__":
-            files["mlp.py"] = a2_stub + "\n" + text
+            files["mlp.py"] = a2_wrong + "\n" + text
         else:
             files[name] = text
-    honest = engine.grade(a2, make_submission("honest", {"mlp.py": a2_stub}), "x")
+    honest = engine.grade(a2, make_submission("honest", {"mlp.py": a2_wrong}), "x")
     attacked = engine.grade(a2, make_submission("attacker", files), "x")
-    assert attacked.score == honest.score == 0
+    assert honest.score < 0.5 * honest.max_score  # the wrong answers really are wrong
+    assert attacked.score <= honest.score
     assert not marker.exists(), f"{attack}: the submission's file was executed"
 
 

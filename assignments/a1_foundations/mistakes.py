@@ -140,6 +140,16 @@ def uniform_half_width_is_std(fan_in, fan_out, generator=None):
     return (torch.rand(fan_in, fan_out, generator=generator, device=device) * 2 - 1) * bound
 
 
+@mistake("kaiming_init", "The std is sqrt(2/fan_out): torch.nn.init.kaiming_normal_ reads a 2-D weight "
+         "in nn.Linear's (out_features, in_features) layout, so on a (fan_in, fan_out) tensor it takes "
+         "fan_out for the fan-in. In this course W is (fan_in, fan_out): compute the std from fan_in "
+         "yourself, or tell torch which dimension is the fan-in.")
+def kaiming_fan_from_torch_layout(fan_in, fan_out, generator=None):
+    device = generator.device if generator is not None else "cpu"
+    weights = torch.empty(fan_in, fan_out, dtype=torch.float32, device=device)
+    return torch.nn.init.kaiming_normal_(weights, nonlinearity="relu", generator=generator)
+
+
 @mistake("kaiming_init", "The weights have shape (fan_out, fan_in), PyTorch's nn.Linear layout. In this "
          "course a layer computes x @ W, so W has one row per input: shape (fan_in, fan_out).")
 def weights_transposed(fan_in, fan_out, generator=None):

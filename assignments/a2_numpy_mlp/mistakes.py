@@ -35,6 +35,28 @@ def relu_backward_wrong_side(dout, cache):
     return dout * (x < 0)
 
 
+@mistake("linear_backward",
+         "dW and db were divided by the batch size. The layer's backward passes the gradient of "
+         "whatever loss arrives in dout; if that loss is a batch mean, dout already carries the "
+         "1 / N. Sum over the batch here (dW = x.T @ dout, db = dout summed over axis 0), or the "
+         "batch is averaged twice.")
+def linear_backward_averaged(dout, cache):
+    x, W, _ = cache
+    n = dout.shape[0]
+    return dout @ W.T, x.T @ dout / n, dout.sum(axis=0) / n
+
+
+@mistake("relu_backward",
+         "relu_backward changed dout in place (dout[x <= 0] = 0, then returned dout). "
+         "dx = dout does not copy an array, it names the same one, so the caller's upstream "
+         "gradient was overwritten. Build dx as a new array (dout * (x > 0), or dout.copy() "
+         "before zeroing).")
+def relu_backward_in_place(dout, cache):
+    x = cache
+    dout[x <= 0] = 0
+    return dout
+
+
 @mistake("relu_backward",
          "The ReLU was applied to the upstream gradient. Whether the gradient passes "
          "depends on the sign of the forward input x, not on the sign of dout; negative "
@@ -58,6 +80,35 @@ def mse_grad_over_batch(pred, target):
 def mse_grad_missing_two(pred, target):
     diff = pred - target
     return float(np.mean(diff ** 2)), diff / diff.size
+
+
+@mistake("mse_loss",
+         "The loss was halved, mean((pred - target)^2) / 2, with the gradient (pred - target) / "
+         "pred.size to match: a common convention (it cancels the 2 of the square), but this "
+         "course's MSE is the plain mean of the squares, as torch.nn.MSELoss computes it.")
+def mse_half_squared(pred, target):
+    diff = pred - target
+    return float(np.mean(diff ** 2) / 2), diff / diff.size
+
+
+@mistake("mse_loss",
+         "The squares were summed over the outputs of each sample and averaged over the batch "
+         "only (sum / N, gradient 2 (pred - target) / N). The MSE here is the mean over every "
+         "element, N * M of them: divide by pred.size in the loss and in its gradient.")
+def mse_summed_over_outputs(pred, target):
+    diff = pred - target
+    return float(np.sum(diff ** 2) / diff.shape[0]), 2 * diff / diff.shape[0]
+
+
+@mistake("dropout_forward",
+         "This is classic, not inverted, dropout: the survivors are not scaled during training, "
+         "and evaluation multiplies by 1 - p instead. Inverted dropout moves the scaling into "
+         "training (divide the kept entries by 1 - p) so that evaluation is the identity.")
+def dropout_not_inverted(x, p, train, rng):
+    if not train:
+        return (x * (1 - p)).astype(x.dtype), None
+    mask = (rng.random(x.shape) >= p).astype(x.dtype)
+    return x * mask, mask
 
 
 @mistake("dropout_forward",
@@ -151,6 +202,19 @@ def momentum_lr_in_velocity(params, grads, velocity, lr, momentum):
         previous = velocity.get(name, np.zeros_like(value))
         new_velocity[name] = momentum * previous + lr * grads[name]
         new_params[name] = value - new_velocity[name]
+    return new_params, new_velocity
+
+
+@mistake("sgd_momentum_step",
+         "The velocity follows CS231n's convention, v = mu v - lr g and p = p + v: the "
+         "parameters come out the same, but the velocity you return is -lr times PyTorch's. "
+         "This course uses PyTorch's rule: v = mu v + g, then p = p - lr v.")
+def momentum_cs231n(params, grads, velocity, lr, momentum):
+    new_params, new_velocity = {}, {}
+    for name, value in params.items():
+        previous = velocity.get(name, np.zeros_like(value))
+        new_velocity[name] = momentum * previous - lr * grads[name]
+        new_params[name] = value + new_velocity[name]
     return new_params, new_velocity
 
 

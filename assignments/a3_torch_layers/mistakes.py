@@ -66,6 +66,16 @@ def softmax_unshifted(x, dim=-1):
 
 
 @mistake("softmax",
+         "softmax subtracted the maximum of the whole tensor (x - x.max()) instead of each row's "
+         "own maximum along dim. That is right in exact arithmetic, but a row whose logits all "
+         "lie far below the overall maximum then underflows to exp(...) = 0 everywhere, and "
+         "0 / 0 is nan. Take the maximum along dim, with keepdim=True.")
+def softmax_global_max_shift(x, dim=-1):
+    exps = (x - x.max()).exp()
+    return exps / exps.sum(dim=dim, keepdim=True)
+
+
+@mistake("softmax",
          "softmax normalised along the last dimension whatever dim was asked for. Reduce "
          "(max and sum) along the dim argument, and keep that dimension so it broadcasts back.")
 def softmax_ignores_dim(x, dim=-1):
@@ -114,6 +124,19 @@ def label_smoothing_wrong_mass(logits, targets, label_smoothing=0.0):
     return -(q * log_probs).sum() / n, (log_probs.exp(), q)
 
 
+@mistake("cross_entropy_forward",
+         "The loss took the log of the softmax probabilities. Where a target's probability "
+         "underflows to 0 (its logit 2e4 below the row's top one) the log is -inf and the loss "
+         "inf, though the true loss is a finite number near 2e4. Work in log space: "
+         "-log p_target = log(sum(exp(x - max))) + max - x_target.")
+def cross_entropy_log_of_softmax(logits, targets, label_smoothing=0.0):
+    n, c = logits.shape
+    probs = softmax(logits, dim=1)  # noqa: F821 - the reference's softmax
+    onehot = (torch.arange(c, device=logits.device) == targets[:, None]).to(logits.dtype)
+    q = (1 - label_smoothing) * onehot + label_smoothing / c
+    return -(q * probs.log()).sum() / n, (probs, q)
+
+
 @mistake("cross_entropy_backward",
          "dlogits was not divided by the batch size. The loss is a mean over N samples, so each "
          "sample's gradient softmax - target carries a factor 1 / N.")
@@ -156,6 +179,25 @@ def momentum_reversed(x, gamma, beta, running_mean, running_var, train, momentum
     x_hat = (x - mean) * inv_std
     new_mean = momentum * running_mean + (1 - momentum) * mean
     new_var = momentum * running_var + (1 - momentum) * var * n / (n - 1)
+    return gamma * x_hat + beta, (x_hat, gamma, inv_std), new_mean, new_var
+
+
+@mistake("batchnorm_forward",
+         "The running statistics follow CS231n's convention: momentum is the weight of the old "
+         "value (running = momentum * running + (1 - momentum) * batch, with momentum 0.9) and "
+         "the running variance takes the biased batch variance. PyTorch's BatchNorm1d, which "
+         "this course follows, gives the batch statistic the weight momentum (0.1) and feeds "
+         "the unbiased variance (divided by N - 1) into the running variance.")
+def batchnorm_cs231n_running_stats(x, gamma, beta, running_mean, running_var, train, momentum=0.1, eps=1e-5):
+    if not train:
+        x_hat = (x - running_mean) / torch.sqrt(running_var + eps)
+        return gamma * x_hat + beta, None, running_mean.clone(), running_var.clone()
+    mean = x.mean(dim=0)
+    var = ((x - mean) ** 2).mean(dim=0)
+    inv_std = 1 / torch.sqrt(var + eps)
+    x_hat = (x - mean) * inv_std
+    new_mean = momentum * running_mean + (1 - momentum) * mean
+    new_var = momentum * running_var + (1 - momentum) * var
     return gamma * x_hat + beta, (x_hat, gamma, inv_std), new_mean, new_var
 
 

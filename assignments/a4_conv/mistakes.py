@@ -255,3 +255,36 @@ def maxpool_backward_overlaps_overwritten(dout, cache):
                                   indexing="ij")
             dx[n, c, rows, cols] = dout[:, :, i, j]
     return dx
+
+
+@mistake("maxpool2d_backward", "Every element of a window received the window's whole gradient, as if "
+         "each of them were the maximum. Only the maximum influenced the pooled output, so only it "
+         "gets dout; the other elements of the window get zero. Find where each window's maximum "
+         "sits (argmax, or a mask of the elements equal to it) and send dout there alone.")
+def maxpool_backward_to_every_element(dout, cache):
+    x, k, stride = cache
+    N, C, H, W = x.shape
+    Ho, Wo = dout.shape[2], dout.shape[3]
+    dx = x.new_zeros(N, C, H, W)
+    for i in range(Ho):
+        for j in range(Wo):
+            dx[:, :, i * stride:i * stride + k, j * stride:j * stride + k] += dout[:, :, i, j].reshape(N, C, 1, 1)
+    return dx
+
+
+@mistake("maxpool2d_backward", "Each window's gradient was assigned to its whole slice of dx (dx[window] = "
+         "mask * dout, as in CS231n's naive version, which assumes windows that do not overlap). Where "
+         "windows overlap, that assignment also wipes out what the previous window gave to the shared "
+         "elements. Add each window's contribution to dx (+=) instead of assigning it.")
+def maxpool_backward_window_assigned(dout, cache):
+    x, k, stride = cache
+    N, C, H, W = x.shape
+    Ho, Wo = dout.shape[2], dout.shape[3]
+    dx = x.new_zeros(N, C, H, W)
+    for i in range(Ho):
+        for j in range(Wo):
+            rows, cols = slice(i * stride, i * stride + k), slice(j * stride, j * stride + k)
+            window = x[:, :, rows, cols]
+            is_max = window == window.amax(dim=(2, 3), keepdim=True)
+            dx[:, :, rows, cols] = is_max.to(x.dtype) * dout[:, :, i, j].reshape(N, C, 1, 1)
+    return dx

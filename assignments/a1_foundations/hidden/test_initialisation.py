@@ -8,7 +8,7 @@ import math
 
 import torch
 
-from graders.hidden import check, hidden_test
+from graders.hidden import check, expect, hidden_test
 
 FAN_IN, FAN_OUT = 256, 1024
 # W has n = 256 * 1024 = 262144 independent entries of std s.
@@ -32,6 +32,8 @@ XAVIER_WRONG_STDS = {
 KAIMING_WRONG_STDS = {
     "kaiming_two_over_sqrt_n": 2.0 / math.sqrt(FAN_IN),
     "uniform_half_width_is_std": KAIMING_STD / math.sqrt(3.0),
+    # torch.nn.init reads a 2-D weight as nn.Linear's (out, in): its fan_in is our fan_out.
+    "kaiming_fan_from_torch_layout": math.sqrt(2.0 / FAN_OUT),
 }
 
 
@@ -45,15 +47,15 @@ def _check_statistics(name, weights, expected_std, wrong_stds):
           f"{name} should return a torch.Tensor, not {type(weights).__name__}")
     values = weights.detach().double()
     mean, std = values.mean().item(), values.std().item()
-    check(abs(mean) < MEAN_BOUND * expected_std,
-          f"the mean of {name}'s {values.numel()} weights is {mean:.4g}; it should be 0 "
-          f"(within {MEAN_BOUND * expected_std:.2g})",
-          mistake="rand_instead_of_randn" if values.min().item() >= 0 else None)
-    check(abs(std / expected_std - 1) < STD_RTOL,
-          f"the std of {name}'s weights is {std:.4g}; for fan_in={FAN_IN} it should be "
-          f"{expected_std:.4g} (within {STD_RTOL:.0%})",
-          mistake=next((mistake for mistake, wrong in wrong_stds.items()
-                        if abs(std / wrong - 1) < STD_RTOL), None))
+    expect(abs(mean) < MEAN_BOUND * expected_std,
+           f"the mean of {name}'s {values.numel()} weights is {mean:.4g}; it should be 0 "
+           f"(within {MEAN_BOUND * expected_std:.2g})",
+           mistake="rand_instead_of_randn" if values.min().item() >= 0 else None)
+    expect(abs(std / expected_std - 1) < STD_RTOL,
+           f"the std of {name}'s weights is {std:.4g}; for fan_in={FAN_IN} it should be "
+           f"{expected_std:.4g} (within {STD_RTOL:.0%})",
+           mistake=next((mistake for mistake, wrong in wrong_stds.items()
+                         if abs(std / wrong - 1) < STD_RTOL), None))
 
 
 def _check_uses_generator(name, init, rand, device):

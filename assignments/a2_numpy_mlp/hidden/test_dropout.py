@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from graders.hidden import check, hidden_test
+from graders.hidden import check, expect, hidden_test
 
 P = 0.3  # not 0.5, so "p zeroes" and "p keeps" give different results
 SHAPE = (100, 200)
@@ -50,8 +50,8 @@ def _scaling_mistake(unscaled, scaled):
 def _check_scaled(unscaled, scaled, name):
     """Kept entries must be the input divided by 1 - p."""
     ok = np.allclose(scaled, unscaled.astype(np.float64) / (1 - P), rtol=1e-5, atol=0)
-    check(ok, f"where an entry is kept, {name} must be scaled by 1 / (1 - p)",
-          mistake=None if ok else _scaling_mistake(unscaled, scaled))
+    expect(ok, f"where an entry is kept, {name} must be scaled by 1 / (1 - p)",
+           mistake=None if ok else _scaling_mistake(unscaled, scaled))
 
 
 def _check_train_forward(impl, rand, dtype):
@@ -61,10 +61,17 @@ def _check_train_forward(impl, rand, dtype):
     kept = out != 0
     _check_scaled(x[kept], out[kept], "out")
     dropped = 1 - kept.mean()
-    check(abs(dropped - P) <= BOUND,
-          f"with p = {P} a fraction {dropped:.3f} of the entries was zeroed; p is the probability "
-          f"of zeroing, so expect {P} +- {BOUND:.3f}", mistake="dropout_p_as_keep")
+    expect(abs(dropped - P) <= BOUND,
+           f"with p = {P} a fraction {dropped:.3f} of the entries was zeroed; p is the probability "
+           f"of zeroing, so expect {P} +- {BOUND:.3f}", mistake="dropout_p_as_keep")
     return {}  # properties only: the mask itself is not compared with the reference's
+
+
+def _eval_mistake(x, out):
+    """The catalogued mistake an evaluation-mode output that is not x reveals."""
+    if np.allclose(out, x * (1 - P)):
+        return "dropout_not_inverted"  # classic dropout: it scales at test time instead
+    return "dropout_active_in_eval"
 
 
 @hidden_test(task="dropout", weight=2.0)
@@ -90,9 +97,9 @@ def dropout_backward_same_mask(impl, rand):
         dx = impl.dropout_backward(dout, cache)
         _check_like(dx, x, "dx")
         kept = out != 0
-        check(np.array_equal(dx != 0, kept),
-              "dx must be zero exactly where the forward pass zeroed the output: "
-              "backward must reuse the forward pass's mask", mistake="dropout_backward_new_mask")
+        expect(np.array_equal(dx != 0, kept),
+               "dx must be zero exactly where the forward pass zeroed the output: "
+               "backward must reuse the forward pass's mask", mistake="dropout_backward_new_mask")
         _check_scaled(dout[kept], dx[kept], "dx")
     return {}
 
@@ -107,10 +114,10 @@ def dropout_mask_from_rng(impl, rand):
     other, _ = impl.dropout_forward(x, P, True, rand.numpy_rng())
     for out in (first, again, other):
         _check_like(out, x, "out")
-    check(np.array_equal(first != 0, again != 0),
-          "two generators in the same state gave different masks", mistake="dropout_ignores_rng")
-    check(not np.array_equal(first != 0, other != 0),
-          "generators in different states gave the same mask", mistake="dropout_ignores_rng")
+    expect(np.array_equal(first != 0, again != 0),
+           "two generators in the same state gave different masks", mistake="dropout_ignores_rng")
+    expect(not np.array_equal(first != 0, other != 0),
+           "generators in different states gave the same mask", mistake="dropout_ignores_rng")
     return {}
 
 
@@ -123,7 +130,7 @@ def dropout_eval_identity(impl, rand):
         out, cache = impl.dropout_forward(x, P, False, rand.numpy_rng())
         _check_like(out, x, "out")
         check(np.array_equal(out, x), "in evaluation mode (train=False) out must equal x",
-              mistake="dropout_active_in_eval")
+              mistake=_eval_mistake(x, out))
         results.update({f"out {dtype}": out, f"dx {dtype}": impl.dropout_backward(dout, cache)})
     return results
 

@@ -3,11 +3,12 @@
 Without dropout the loss and gradients are compared with the reference. With dropout
 the mask depends on how the rng is used, so the returned gradients are checked against
 central differences of the student's own loss, each call given a generator in the same
-state: any deterministic use of the rng passes.
+state: any deterministic use of the rng passes. A network without dropout is trivially
+consistent with its own loss, so that test first checks that dropout changed the loss.
 """
 import numpy as np
 
-from graders.hidden import check, hidden_test
+from graders.hidden import check, expect, hidden_test
 
 NAMES = ("W1", "b1", "W2", "b2")
 DROPOUT_P = 0.4
@@ -96,6 +97,10 @@ def two_layer_net_dropout_gradients(impl, rand):
 
     loss, grads = run(params)
     grads = _checked_grads(grads, params)
+    without, _ = impl.two_layer_net(x, y, params)
+    check(loss != without, "with dropout_p = 0.4 the loss equals the loss without dropout, and a network "
+          "without dropout matches its own loss's gradients whatever it does: apply dropout after the ReLU",
+          mistake="two_layer_net_without_dropout")
     again_loss, again_grads = run(params)
     check(loss == again_loss, "two calls with generators in the same state gave different losses: "
           "draw the dropout mask from the rng argument", mistake="dropout_ignores_rng")
@@ -104,8 +109,8 @@ def two_layer_net_dropout_gradients(impl, rand):
           "backward must reuse the forward pass's dropout mask", mistake="dropout_backward_new_mask")
     for name in NAMES:
         numerical = _numerical_gradient(lambda changed: run(changed)[0], params, name)
-        check(np.allclose(grads[name], numerical, rtol=1e-5, atol=1e-7),
-              f"d{name} does not match the numerical gradient of your own loss with dropout")
+        expect(np.allclose(grads[name], numerical, rtol=1e-5, atol=1e-7),
+               f"d{name} does not match the numerical gradient of your own loss with dropout")
     return {}
 
 

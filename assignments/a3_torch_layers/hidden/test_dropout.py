@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from graders.hidden import check, hidden_test
+from graders.hidden import check, expect, hidden_test
 
 P = 0.3  # not 0.5, so "p zeroes" and "p keeps" give different results
 SHAPE = (60, 100)
@@ -61,15 +61,15 @@ def _check_scaled(unscaled, scaled, name, dtype):
     """Kept entries must be the input divided by 1 - p."""
     unscaled, scaled = unscaled.double(), scaled.double()
     ok = torch.allclose(scaled, unscaled / (1 - P), rtol=SCALE_RTOL[dtype], atol=0)
-    check(ok, f"where an entry is kept, {name} must be scaled by 1 / (1 - p) = {1 / (1 - P):.4g}",
-          mistake=None if ok else _scaling_mistake(unscaled, scaled))
+    expect(ok, f"where an entry is kept, {name} must be scaled by 1 / (1 - p) = {1 / (1 - P):.4g}",
+           mistake=None if ok else _scaling_mistake(unscaled, scaled))
 
 
 def _check_dropped_fraction(out):
     dropped = (out == 0).double().mean().item()
-    check(abs(dropped - P) <= BOUND,
-          f"with p = {P} a fraction {dropped:.3f} of the entries was zeroed; p is the probability "
-          f"of zeroing, so expect {P} +- {BOUND:.3f}", mistake="dropout_p_as_keep")
+    expect(abs(dropped - P) <= BOUND,
+           f"with p = {P} a fraction {dropped:.3f} of the entries was zeroed; p is the probability "
+           f"of zeroing, so expect {P} +- {BOUND:.3f}", mistake="dropout_p_as_keep")
 
 
 def _check_train_forward(impl, x, *args, **kwargs):
@@ -103,9 +103,9 @@ def dropout_backward_same_mask(impl, rand, device):
         dx = impl.dropout_backward(dout, cache)
         _check_like(dx, x, "dx")
         kept = out != 0
-        check(torch.equal(dx != 0, kept),
-              "dx must be zero exactly where the forward pass zeroed the output: "
-              "backward must reuse the forward pass's mask", mistake="dropout_backward_new_mask")
+        expect(torch.equal(dx != 0, kept),
+               "dx must be zero exactly where the forward pass zeroed the output: "
+               "backward must reuse the forward pass's mask", mistake="dropout_backward_new_mask")
         _check_scaled(dout[kept], dx[kept], "dx", dtype)
         results[f"dx {_name(dtype)}"] = _describe(dx)
     return results
@@ -123,12 +123,12 @@ def dropout_uses_generator(impl, rand, device):
     for out in outs:
         _check_like(out, x, "out")
     first_out, twin_out, other_out = outs
-    check(torch.equal(first_out != 0, twin_out != 0),
-          "two generators in the same state gave different masks: draw every random number "
-          "from the generator argument", mistake="dropout_ignores_generator")
-    check(not torch.equal(first_out != 0, other_out != 0),
-          "generators in different states gave the same mask: draw the mask from the "
-          "generator argument", mistake="dropout_ignores_generator")
+    expect(torch.equal(first_out != 0, twin_out != 0),
+           "two generators in the same state gave different masks: draw every random number "
+           "from the generator argument", mistake="dropout_ignores_generator")
+    expect(not torch.equal(first_out != 0, other_out != 0),
+           "generators in different states gave the same mask: draw the mask from the "
+           "generator argument", mistake="dropout_ignores_generator")
     return {"out": _describe(first_out)}
 
 

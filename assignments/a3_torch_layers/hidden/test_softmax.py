@@ -53,9 +53,21 @@ def _finite(value):
     return not isinstance(value, torch.Tensor) or bool(torch.isfinite(value).all())
 
 
-def _check_softmax_finite(probs, dtype):
+def _check_softmax_finite(probs, dtype, x=None, dim=-1):
     check(_finite(probs), f"softmax gave nan or inf for logits of +-1e4 ({_name(dtype)}): exp() of a large "
-          "logit overflows unless the row's maximum is subtracted first", mistake="softmax_unshifted")
+          "logit overflows unless the maximum along dim is subtracted first (each row's own maximum)",
+          mistake=_overflow_mistake(probs, x, dim))
+
+
+def _overflow_mistake(probs, x, dim):
+    """Which shift went wrong: none at all, or one maximum for the whole tensor. With the
+    global maximum the rows holding it come out right; only the others underflow to 0/0."""
+    if x is None or not isinstance(probs, torch.Tensor) or probs.shape != x.shape:
+        return "softmax_unshifted"
+    holds_top = (x == x.max()).any(dim=dim, keepdim=True).expand_as(x)
+    if bool(torch.isfinite(probs[holds_top]).all()) and not bool(torch.isfinite(probs[~holds_top]).all()):
+        return "softmax_global_max_shift"
+    return "softmax_unshifted"
 
 
 def _check_log_softmax_finite(log_probs, dtype):
@@ -87,7 +99,7 @@ def softmax_extreme_logits(impl, rand, device):
     results = {}
     for label, dim in (("dim=-1", None), ("dim=0", 0)):
         probs = _call(impl.softmax, x, dim)
-        _check_softmax_finite(probs, torch.float64)
+        _check_softmax_finite(probs, torch.float64, x, -1 if dim is None else dim)
         results[label] = probs
     return results
 
@@ -109,6 +121,6 @@ def softmax_extreme_float32(impl, rand, device):
     """softmax and log_softmax of float32 logits of +-1e4: finite and correct (atol 2e-3, float32 holds 1e4 to ~1e-3)."""
     x = _extreme_logits(rand, torch.float32, device)
     probs, log_probs = impl.softmax(x), impl.log_softmax(x)
-    _check_softmax_finite(probs, torch.float32)
+    _check_softmax_finite(probs, torch.float32, x)
     _check_log_softmax_finite(log_probs, torch.float32)
     return {"softmax": probs, "log_softmax": log_probs}

@@ -8,6 +8,14 @@ from layers import batchnorm_backward, batchnorm_forward
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
+def assert_close(actual, expected, rtol=1e-5, atol=1e-8, hint=""):
+    """Like ``assert torch.allclose(actual, expected)``, but a failure says how many values
+    differ, the greatest absolute and relative differences and where, and what to check."""
+    __tracebackhide__ = True  # pytest shows the test's line, not this helper's
+    torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol, check_dtype=False,
+                               msg=lambda report: report + (f"\nHint: {hint}" if hint else ""))
+
+
 def _parameters(d, dtype=torch.float64, device="cpu"):
     ones, zeros = torch.ones(d, dtype=dtype, device=device), torch.zeros(d, dtype=dtype, device=device)
     return ones, zeros, zeros.clone(), ones.clone()  # gamma, beta, running_mean, running_var
@@ -34,7 +42,8 @@ def test_eval_mode_uses_running_statistics():
     running_var = torch.tensor([4.0, 16.0], dtype=torch.float64)
     out, _, new_mean, new_var = batchnorm_forward(x, gamma, beta, running_mean, running_var, False, eps=0.0)
     assert out.tolist() == [pytest.approx([0.0, 1.0]), pytest.approx([2.0, 2.0])]
-    assert torch.equal(new_mean, running_mean) and torch.equal(new_var, running_var)
+    assert_close(new_mean, running_mean, rtol=0, atol=0, hint="evaluation mode returns the running mean unchanged")
+    assert_close(new_var, running_var, rtol=0, atol=0, hint="evaluation mode returns the running variance unchanged")
 
 
 @pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
@@ -47,8 +56,12 @@ def test_agrees_with_torch(train):
     # F.batch_norm updates the running statistics it is given in place: hand it copies.
     torch_mean, torch_var = running_mean.clone(), running_var.clone()
     expected = F.batch_norm(x, torch_mean, torch_var, gamma, beta, training=train, momentum=0.2, eps=1e-3)
-    assert torch.allclose(out, expected)
-    assert torch.allclose(new_mean, torch_mean) and torch.allclose(new_var, torch_var)
+    assert_close(out, expected, hint="training normalises with the batch's biased variance (divided by N); "
+                 "evaluation with the running statistics")
+    running = ("momentum is the weight of the NEW batch statistic: (1 - momentum) * running + momentum * batch, "
+               "with the unbiased variance (divided by N - 1) for the running variance")
+    assert_close(new_mean, torch_mean, hint=running)
+    assert_close(new_var, torch_var, hint=running)
 
 
 def test_backward_matches_numerical_gradient():
@@ -74,9 +87,10 @@ def test_backward_matches_numerical_gradient():
             grad.view(-1)[index] = (shifted[0] - shifted[1]) / (2 * h)
         return grad
 
-    assert torch.allclose(dx, numerical(0), rtol=1e-5, atol=1e-8)
-    assert torch.allclose(dgamma, numerical(1), rtol=1e-5, atol=1e-8)
-    assert torch.allclose(dbeta, numerical(2), rtol=1e-5, atol=1e-8)
+    assert_close(dx, numerical(0), rtol=1e-5, atol=1e-8, hint="x reaches the output directly, through the "
+                 "batch mean and through the batch variance: dx has a term for each")
+    assert_close(dgamma, numerical(1), rtol=1e-5, atol=1e-8, hint="dgamma sums dout * x_hat over the batch")
+    assert_close(dbeta, numerical(2), rtol=1e-5, atol=1e-8, hint="dbeta sums dout over the batch")
 
 
 @pytest.mark.parametrize("device", DEVICES)

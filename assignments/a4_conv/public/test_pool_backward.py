@@ -5,6 +5,14 @@ import torch
 from conv import maxpool2d_backward, maxpool2d_forward
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def assert_close(actual, expected, rtol=1e-5, atol=1e-8, hint=""):
+    """Like ``assert torch.allclose(actual, expected)``, but a failure says how many values
+    differ, the greatest absolute and relative differences and where, and what to check."""
+    __tracebackhide__ = True  # pytest shows the test's line, not this helper's
+    torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol, check_dtype=False,
+                               msg=lambda report: report + (f"\nHint: {hint}" if hint else ""))
 EXAMPLE = [[1.0, 6.0, 2.0, 3.0],
            [5.0, 4.0, 8.0, 7.0],
            [0.0, 9.0, 3.0, 1.0],
@@ -22,7 +30,8 @@ def test_backward_worked_example():
     dx = maxpool2d_backward(dout, cache)
     expected = torch.zeros(4, 4, dtype=torch.float64)
     expected[0, 1], expected[1, 2], expected[2, 1], expected[3, 2] = 1.0, 2.0, 3.0, 4.0
-    assert torch.equal(dx[0, 0], expected)
+    assert_close(dx[0, 0], expected, rtol=0, atol=0, hint="only each window's maximum gets the window's dout; "
+                 "the other elements get 0")
 
 
 def test_backward_overlapping_windows_add_up():
@@ -32,7 +41,8 @@ def test_backward_overlapping_windows_add_up():
     dx = maxpool2d_backward(dout, cache)
     expected = torch.zeros(4, 4, dtype=torch.float64)
     expected[2, 1] = 10.0
-    assert torch.equal(dx[0, 0], expected)
+    assert_close(dx[0, 0], expected, rtol=0, atol=0, hint="where windows overlap, add (+=) each window's "
+                 "gradient; assigning (=) keeps only the last window's")
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -64,4 +74,5 @@ def test_backward_matches_numerical_gradients(kernel_size, stride):
         plus = (maxpool2d_forward(bumped_up, kernel_size, stride)[0] * dout).sum()
         minus = (maxpool2d_forward(bumped_down, kernel_size, stride)[0] * dout).sum()
         numerical.view(-1)[i] = (plus - minus) / (2 * h)
-    assert torch.allclose(dx, numerical, atol=1e-6)
+    assert_close(dx, numerical, atol=1e-6, hint="dout goes to each window's maximum only, added up where "
+                 "windows overlap")

@@ -10,6 +10,14 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 AUTOGRAD = ("backward", "grad", "requires_grad_")
 
 
+def assert_close(actual, expected, rtol=1e-5, atol=1e-8, hint=""):
+    """Like ``assert torch.allclose(actual, expected)``, but a failure says how many values
+    differ, the greatest absolute and relative differences and where, and what to check."""
+    __tracebackhide__ = True  # pytest shows the test's line, not this helper's
+    torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol, check_dtype=False,
+                               msg=lambda report: report + (f"\nHint: {hint}" if hint else ""))
+
+
 def test_standard_normal_worked_numbers():
     x = torch.tensor([0.0, 1.0, -1.0, 2.0], dtype=torch.float64)
     pdf = normal_pdf(x, 0.0, 1.0)
@@ -36,7 +44,8 @@ def test_agrees_with_torch_distributions():
     mu = torch.tensor([0.5, -1.0, 0.0], dtype=torch.float64)
     sigma = torch.tensor([0.7, 1.0, 2.5], dtype=torch.float64)
     expected = torch.distributions.Normal(mu, sigma).log_prob(x).exp()
-    assert torch.allclose(normal_pdf(x, mu, sigma), expected, rtol=1e-10)
+    assert_close(normal_pdf(x, mu, sigma), expected, rtol=1e-10,
+                 hint="pdf = exp(-((x - mu) / sigma)^2 / 2) / (sigma sqrt(2 pi))")
 
 
 @pytest.mark.parametrize("mu, sigma", [(0.0, 1.0), (1.0, 2.0), (-0.5, 0.3)])
@@ -46,7 +55,7 @@ def test_grad_matches_central_differences(refuse, mu, sigma):
     numerical = (normal_pdf(x + h, mu, sigma) - normal_pdf(x - h, mu, sigma)) / (2 * h)
     with refuse(*AUTOGRAD):
         grad = normal_pdf_grad(x, mu, sigma)
-    assert torch.allclose(grad, numerical, rtol=1e-6, atol=1e-9)
+    assert_close(grad, numerical, rtol=1e-6, atol=1e-9, hint="d pdf/dx = -(x - mu) / sigma^2 * pdf(x)")
 
 
 def test_broadcasts_x_against_mu_and_sigma():
@@ -65,4 +74,4 @@ def test_keeps_dtype_device_and_input(dtype, device):
     for function in (normal_pdf, normal_pdf_grad):
         out = function(x, 0.5, 1.5)
         assert out.shape == x.shape and out.dtype == dtype and out.device == x.device
-    assert torch.equal(x, original)
+    assert torch.equal(x, original), "the input must be left unchanged: compute on new tensors"

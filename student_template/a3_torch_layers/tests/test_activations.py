@@ -10,6 +10,14 @@ ACTIVATIONS = pytest.mark.parametrize("forward, backward", [(sigmoid_forward, si
                                       ids=["sigmoid", "tanh"])
 
 
+def assert_close(actual, expected, rtol=1e-5, atol=1e-8, hint=""):
+    """Like ``assert torch.allclose(actual, expected)``, but a failure says how many values
+    differ, the greatest absolute and relative differences and where, and what to check."""
+    __tracebackhide__ = True  # pytest shows the test's line, not this helper's
+    torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol, check_dtype=False,
+                               msg=lambda report: report + (f"\nHint: {hint}" if hint else ""))
+
+
 def numerical_gradient(f, x, dout, h=1e-6):
     """d/dx of sum(f(x) * dout) by central differences, one entry at a time (float64 x)."""
     x = x.detach().clone()
@@ -60,7 +68,9 @@ def test_backward_matches_numerical_gradient(forward, backward):
     _, cache = forward(x)
     dx = backward(dout, cache)
     expected = numerical_gradient(lambda t: forward(t)[0], x, dout)
-    assert torch.allclose(dx, expected, rtol=1e-5, atol=1e-8)
+    assert_close(dx, expected, rtol=1e-5, atol=1e-8,
+                 hint="the derivative is written with the forward's OUTPUT (s (1 - s), 1 - tanh^2), "
+                 "keep that in the cache, and dx multiplies it by dout")
 
 
 def test_saturation_without_nan():

@@ -9,6 +9,24 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 COURSE_LOGITS = [0.39117, -0.52377]  # the course's MLP output; softmax = [0.71401, 0.28599]
 
 
+def assert_close(actual, expected, rtol=1e-5, atol=1e-8, hint=""):
+    """Like ``assert torch.allclose(actual, expected)``, but a failure says how many values
+    differ, the greatest absolute and relative differences and where, and what to check."""
+    __tracebackhide__ = True  # pytest shows the test's line, not this helper's
+    torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol, check_dtype=False,
+                               msg=lambda report: report + (f"\nHint: {hint}" if hint else ""))
+
+
+def assert_finite(tensor, hint=""):
+    """Every value finite; a failure says how many are nan or inf and where the first one is."""
+    __tracebackhide__ = True
+    bad = ~torch.isfinite(tensor)
+    if bad.any():
+        where = tuple(torch.nonzero(bad)[0].tolist())
+        raise AssertionError(f"{int(bad.sum())} of {tensor.numel()} values are nan or inf; the first, at index "
+                             f"{where}, is {tensor[where].item()}." + (f"\nHint: {hint}" if hint else ""))
+
+
 def test_course_example():
     logits = torch.tensor([COURSE_LOGITS], dtype=torch.float64)
     loss, cache = cross_entropy_forward(logits, torch.tensor([0]))
@@ -60,7 +78,8 @@ def test_gradient_matches_numerical_gradient(eps):
             minus[i, j] -= h
             difference = cross_entropy_forward(plus, targets, eps)[0] - cross_entropy_forward(minus, targets, eps)[0]
             expected[i, j] = difference.item() / (2 * h)
-    assert torch.allclose(dlogits, expected, rtol=1e-5, atol=1e-9)
+    assert_close(dlogits, expected, rtol=1e-5, atol=1e-9,
+                 hint="dlogits = (softmax(logits) - q) / N, q the (smoothed) target distribution")
 
 
 def test_stable_for_huge_logits():
@@ -68,8 +87,11 @@ def test_stable_for_huge_logits():
     targets = torch.tensor([1, 2])
     loss, cache = cross_entropy_forward(logits, targets)
     # Row 0: -log p_1 = 2e4 (to many digits); row 1: -log(1/3).
-    assert loss.item() == pytest.approx((2e4 + 1.0986123) / 2)
-    assert torch.isfinite(cross_entropy_backward(cache)).all()
+    log_space = ("log(softmax(x)) is -inf where a probability underflows to 0: work in log space, "
+                 "log_softmax = (x - max) - log(sum(exp(x - max)))")
+    assert_finite(loss, hint=log_space)
+    assert loss.item() == pytest.approx((2e4 + 1.0986123) / 2), log_space
+    assert_finite(cross_entropy_backward(cache), hint="subtract each row's maximum before exp()")
 
 
 @pytest.mark.parametrize("device", DEVICES)

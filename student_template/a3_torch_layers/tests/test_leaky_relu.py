@@ -7,6 +7,14 @@ from layers import leaky_relu_backward, leaky_relu_forward
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
+def assert_close(actual, expected, rtol=1e-5, atol=1e-8, hint=""):
+    """Like ``assert torch.allclose(actual, expected)``, but a failure says how many values
+    differ, the greatest absolute and relative differences and where, and what to check."""
+    __tracebackhide__ = True  # pytest shows the test's line, not this helper's
+    torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol, check_dtype=False,
+                               msg=lambda report: report + (f"\nHint: {hint}" if hint else ""))
+
+
 def test_forward_default_slope():
     x = torch.tensor([-2.0, -0.5, 0.0, 1.5], dtype=torch.float64)
     out, _ = leaky_relu_forward(x)
@@ -32,7 +40,8 @@ def test_backward_matches_numerical_gradient():
     # leaky ReLU acts elementwise, so one perturbation of the whole tensor gives every entry.
     plus, _ = leaky_relu_forward(x + h, 0.1)
     minus, _ = leaky_relu_forward(x - h, 0.1)
-    assert torch.allclose(dx, dout * (plus - minus) / (2 * h), rtol=1e-6, atol=1e-9)
+    assert_close(dx, dout * (plus - minus) / (2 * h), rtol=1e-6, atol=1e-9,
+                 hint="the derivative is 1 where x > 0 and the slope (not 0) elsewhere")
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -7,6 +7,14 @@ from conv import conv2d_forward
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
+def assert_close(actual, expected, rtol=1e-5, atol=1e-8, hint=""):
+    """Like ``assert torch.allclose(actual, expected)``, but a failure says how many values
+    differ, the greatest absolute and relative differences and where, and what to check."""
+    __tracebackhide__ = True  # pytest shows the test's line, not this helper's
+    torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol, check_dtype=False,
+                               msg=lambda report: report + (f"\nHint: {hint}" if hint else ""))
+
+
 def worked_example(dtype=torch.float64, device="cpu"):
     """The handout's example: the numbers 1..16 in a 4 x 4 image, filter [[1, 2], [3, 4]], bias 1."""
     x = torch.arange(1.0, 17.0, dtype=dtype, device=device).reshape(1, 1, 4, 4)
@@ -22,13 +30,15 @@ def test_forward_worked_example():
     out, _ = conv2d_forward(x, w, b)
     expected = torch.tensor([[45.0, 55.0, 65.0], [85.0, 95.0, 105.0], [125.0, 135.0, 145.0]], dtype=torch.float64)
     assert out.shape == (1, 1, 3, 3)
-    assert torch.allclose(out[0, 0], expected)
+    assert_close(out[0, 0], expected, hint="27 at the top left means the filter was flipped: a convolution layer "
+                 "slides the filter as it is (cross-correlation)")
 
 
 def test_forward_worked_example_with_stride_2():
     x, w, b = worked_example()
     out, _ = conv2d_forward(x, w, b, stride=2)
-    assert torch.allclose(out[0, 0], torch.tensor([[45.0, 65.0], [125.0, 145.0]], dtype=torch.float64))
+    assert_close(out[0, 0], torch.tensor([[45.0, 65.0], [125.0, 145.0]], dtype=torch.float64),
+                 hint="window (i, j) starts at row i * stride and column j * stride")
 
 
 def test_forward_worked_example_with_padding_1():
@@ -40,8 +50,8 @@ def test_forward_worked_example_with_padding_1():
                              [47.0, 85.0, 95.0, 105.0, 45.0],
                              [71.0, 125.0, 135.0, 145.0, 61.0],
                              [27.0, 42.0, 45.0, 48.0, 17.0]], dtype=torch.float64)
-    assert out.shape == (1, 1, 5, 5)
-    assert torch.allclose(out[0, 0], expected)
+    assert out.shape == (1, 1, 5, 5), "padding adds zeros on both sides: (4 + 2 * 1 - 2) + 1 = 5"
+    assert_close(out[0, 0], expected)
 
 
 def test_forward_is_a_cross_correlation():
@@ -50,7 +60,7 @@ def test_forward_is_a_cross_correlation():
     w = torch.zeros(1, 1, 2, 3, dtype=torch.float64)
     w[0, 0, 0, 0] = 1.0
     out, _ = conv2d_forward(x, w, torch.zeros(1, dtype=torch.float64))
-    assert torch.allclose(out, x[:, :, :4, :4])
+    assert_close(out, x[:, :, :4, :4], hint="filter element (0, 0) multiplies each window's top-left element")
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -76,4 +86,4 @@ def test_forward_1x1_filters_mix_channels_at_each_pixel():
     out, _ = conv2d_forward(x, w, b)
     expected = torch.einsum("nchw,fc->nfhw", x, w[:, :, 0, 0]) + b.reshape(1, 4, 1, 1)
     assert out.shape == (2, 4, 4, 5)
-    assert torch.allclose(out, expected)
+    assert_close(out, expected, hint="out[n, f] sums over every input channel c of x[n, c] * w[f, c]")
