@@ -43,8 +43,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from graders import assignment as assignments  # noqa: E402
-from graders import executors  # noqa: E402
+from graders.grading import assignment as assignments  # noqa: E402
+from graders.sandbox import executors  # noqa: E402
 
 TARGET = 0.15  # median per submission / the bare import
 P90_TARGET = 0.5
@@ -217,14 +217,15 @@ def in_batches(name: str, root: Path, whole: Path, scratch: Path, size: int, wor
 def profile(name: str, count: int) -> None:
     """Grade ``count`` submissions in this process under cProfile, after a warm-up one,
     and print where the time goes (this process only: the student's worker is separate)."""
-    from graders import bulk, engine, sandbox
+    from graders.grading import bulk, engine
+    from graders.sandbox import host
 
     assignment = assignments.load(name, ROOT)
     with tempfile.TemporaryDirectory(prefix="nngrade-profile-") as scratch:
         root = Path(scratch)
         made = make_submissions(assignment, count + 1, root)
         bulk._warm(assignment)
-        sandbox.shared_zygote()
+        host.shared_zygote()
         students = list(made)
         engine.grade(assignment, root / students[0], students[0])  # warm-up, not profiled
         profiler = cProfile.Profile()

@@ -42,8 +42,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from graders import assignment as assignments  # noqa: E402
-from graders import executors  # noqa: E402
+from graders.grading import assignment as assignments  # noqa: E402
+from graders.sandbox import executors  # noqa: E402
 
 TARGET = 0.1  # grade-all's wall time for the batch, as a fraction of nbgrader autograde's
 DEFAULT_ASSIGNMENT = "a2_numpy_mlp"

@@ -83,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     _quick_exit()
-    from graders.assignment import ManifestError
-    from graders.submission import BatchError
-    from graders.isolation import ENVIRONMENT_VARIABLE, IsolationUnavailable
+    from graders.grading.assignment import ManifestError
+    from graders.sandbox.submission import BatchError
+    from graders.sandbox.isolation import ENVIRONMENT_VARIABLE, IsolationUnavailable
 
     if getattr(args, "isolation", None):
         os.environ[ENVIRONMENT_VARIABLE] = args.isolation  # grading processes started later inherit it
@@ -141,7 +141,7 @@ def _check_devices(loaded, choice: str) -> None:
     if "cuda" not in loaded.devices:
         raise FileNotFoundError(f"--device cuda: {loaded.name} has no CUDA tests (its devices: "
                                 f"{', '.join(loaded.devices)})")
-    from graders import engine
+    from graders.grading import engine
 
     if "cuda" not in engine.available_devices():
         raise FileNotFoundError("--device cuda: there is no usable GPU here (torch.cuda.is_available() is False); "
@@ -151,7 +151,7 @@ def _check_devices(loaded, choice: str) -> None:
 def _sandbox_level(loaded) -> str:
     """The isolation level this run grades at, decided before any grading (code
     assignments only: a quiz runs no student code). Raises ``IsolationUnavailable``."""
-    from graders import isolation
+    from graders.sandbox import isolation
 
     return "" if loaded.kind == "quiz" else isolation.level()
 
@@ -161,7 +161,7 @@ def _devices(choice: str):
 
 
 def _validate(args) -> int:
-    from graders import assignment, validate
+    from graders.grading import assignment, validate
 
     loaded = assignment.load(args.assignment)
     if loaded.kind == "quiz":
@@ -178,7 +178,8 @@ def _validate(args) -> int:
 
 
 def _guard(args) -> int:
-    from graders import assignment, guard
+    from graders.grading import assignment
+    from graders.integrity import guard
 
     used: dict[str, list[str]] = {}
     if args.assignment:
@@ -202,12 +203,13 @@ def _guard(args) -> int:
 
 
 def _release(args) -> int:
-    from graders import assignment, release
+    from graders.grading import assignment
+    from graders.outputs import release
 
     root = assignment.project_root()
     names = args.assignments or assignment.available(root)
     if args.format == "nbgrader":
-        from graders import notebook
+        from graders.outputs import notebook
 
         return notebook.release_command(names, root, args.out or root / "build" / "nbgrader", args.check)
     stale = 0
@@ -226,7 +228,8 @@ def _release(args) -> int:
 def _grade(args) -> int:
     import json
 
-    from graders import assignment, classroom, engine, junit, render
+    from graders.grading import assignment, engine
+    from graders.outputs import classroom, junit, render
 
     if not args.submission.is_dir():
         raise FileNotFoundError(f"{args.submission} is not a folder")
@@ -235,7 +238,7 @@ def _grade(args) -> int:
     loaded = assignment.load(args.assignment)
     _check_devices(loaded, args.device)
     _sandbox_level(loaded)
-    from graders import submission
+    from graders.sandbox import submission
 
     student = args.student or Path(os.path.abspath(args.submission)).name
     result = engine.grade(loaded, args.submission, student, _devices(args.device),
@@ -263,7 +266,8 @@ def _grade(args) -> int:
 def _grade_all(args) -> int:
     import time
 
-    from graders import bulk, executors
+    from graders.grading import bulk
+    from graders.sandbox import executors
 
     if args.scheduler and args.executor == "local":
         print("nngrade: --scheduler needs --executor dask or ray", file=sys.stderr)
@@ -275,7 +279,7 @@ def _grade_all(args) -> int:
     if problem:
         print(f"nngrade: {problem}", file=sys.stderr)
         return 2
-    from graders import assignment
+    from graders.grading import assignment
 
     loaded = assignment.load(args.assignment)
     _check_devices(loaded, args.device)
@@ -307,7 +311,7 @@ def _check_outputs(args) -> str:
     if args.gradebook and importlib.util.find_spec("nbgrader") is None:
         return "--gradebook needs nbgrader: pip install 'nngrade[nbgrader]'"
     if args.gradebook:
-        from graders import gradebook
+        from graders.outputs import gradebook
 
         problem = gradebook.check_url(args.gradebook)
         if problem:
@@ -323,7 +327,8 @@ def _check_outputs(args) -> str:
 def _after_grade_all(args, outcomes) -> None:
     """Outputs made from the finished results: junit.xml, the roster's identifiers in
     grades.csv, and the nbgrader gradebook."""
-    from graders import assignment, gradebook, junit, render
+    from graders.grading import assignment
+    from graders.outputs import gradebook, junit, render
 
     students = [o.student for o in outcomes]
     render.atomic_write(args.out / "junit.xml", junit.from_folder(args.out, students))
@@ -353,7 +358,7 @@ def _read_roster(path: Path) -> dict[str, str]:
 
 
 def _report(args) -> int:
-    from graders import report
+    from graders.outputs import report
 
     if not args.folder.is_dir():
         raise FileNotFoundError(f"{args.folder} is not a folder")
@@ -367,7 +372,8 @@ def _report(args) -> int:
 
 
 def _export(args) -> int:
-    from graders import assignment, export, release
+    from graders.grading import assignment
+    from graders.outputs import export, release
 
     loaded = assignment.load(args.assignment)
     if args.platform == "gradescope":

@@ -46,7 +46,7 @@ def run(stream=None) -> int:
 
 
 def _isolation(say, problems: list[str]) -> str | None:
-    from graders import isolation, syscalls
+    from graders.sandbox import isolation, syscalls
 
     say("\nIsolation (what a submission's worker is shut in by):")
     for candidate in (isolation.NAMESPACE, isolation.LANDLOCK):
@@ -65,7 +65,7 @@ def _isolation(say, problems: list[str]) -> str | None:
 def _round_trip(value, gpu: bool):
     """Start a sandboxed worker on a probe module, ask where it runs and send ``value``
     there and back. Returns (seconds to start, (device name, uuid, uid), answer)."""
-    from graders.sandbox import Limits, RemoteImpl, Worker
+    from graders.sandbox.host import Limits, RemoteImpl, Worker
 
     with tempfile.TemporaryDirectory(prefix="nngrade-doctor-") as scratch:
         (Path(scratch) / "probe.py").write_text(PROBE_MODULE)
@@ -91,7 +91,7 @@ def _cpu_worker(say, problems: list[str], chosen: str | None) -> None:
 
 
 def _gpu(say, problems: list[str], chosen: str | None) -> None:
-    from graders import gpus, isolation
+    from graders.sandbox import gpus, isolation
 
     say("\nGPU:")
     listed = gpus.listed()

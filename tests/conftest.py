@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from graders import assignment
+from graders.grading import assignment
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENTS = assignment.available(ROOT)
@@ -48,7 +48,7 @@ def a2(load):
 @pytest.fixture(scope="session")
 def a2_stub(a2):
     """a2's untouched stub: the honest wrong submission attacks are measured against."""
-    from graders import release
+    from graders.outputs import release
 
     return release.strip_solutions(a2.reference_source)
 

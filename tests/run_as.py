@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from graders import syscalls as sc  # noqa: E402
+from graders.sandbox import syscalls as sc  # noqa: E402
 
 CAP_SYS_ADMIN = 21
 PR_CAPBSET_DROP = 24

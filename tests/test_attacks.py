@@ -25,7 +25,9 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, alive
-from graders import engine, isolation, release
+from graders.grading import engine
+from graders.sandbox import isolation
+from graders.outputs import release
 
 
 @pytest.fixture(params=[isolation.NAMESPACE, isolation.LANDLOCK])
@@ -235,7 +237,7 @@ def test_copies_of_the_course_on_disk_and_in_git_are_out_of_reach(level, a2, cop
 
 def test_without_a_sandbox_the_copier_would_have_full_marks(a2, copier, make_submission, monkeypatch):
     """The attack above is real: at ``--isolation none`` it finds a solution, and the only
-    thing left between it and full marks is the tamper record (graders.tamper): reading the
+    thing left between it and full marks is the tamper record (graders.integrity.tamper): reading the
     grader's reference and running it through exec at import zeroes every test and flags it."""
     monkeypatch.setenv(isolation.ENVIRONMENT_VARIABLE, isolation.NONE)
     result = _grade(a2, make_submission, copier)
@@ -348,13 +350,13 @@ def test_links_and_special_files_inside_a_submission_are_left_out_and_named(a2, 
     result = engine.grade(a2, folder, "mallory")
     note = " ".join(result.notes)
     assert "data (a symbolic link)" in note and "pipe (a named pipe)" in note
-    from graders import render
+    from graders.outputs import render
 
     assert "data (a symbolic link)" in render.feedback_markdown(result)
 
 
 def test_a_linked_student_folder_in_a_batch_scores_zero(a2, tmp_path):
-    from graders import bulk
+    from graders.grading import bulk
 
     subs = tmp_path / "subs"
     (subs / "alice").mkdir(parents=True)
@@ -540,7 +542,7 @@ for _ in range(2000):
     assert result.score == result.max_score
     assert len(result.output) < 70 * 1024 and "more bytes of output cut" in result.output
     assert result.limits_hit == ["output_kb"]  # named, though it costs nothing
-    from graders import render
+    from graders.outputs import render
 
     assert "printed 2,000 line(s) (19.1 MiB)" in render.feedback_markdown(result)  # all of it, not what was kept
     assert render.csv_row(result)["limits_hit"] == "output_kb"

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from conftest import ROOT
-from graders import bulk
+from graders.grading import bulk
 
 ANSI = re.compile(r"\x1b\[")
 

@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from conftest import ASSIGNMENTS, ROOT
-from graders import classroom, release, render
-from graders.engine import Diagnosis, SubmissionResult
-from graders.engine import TestResult as Outcome
+from graders.outputs import classroom, release, render
+from graders.grading.engine import Diagnosis, SubmissionResult
+from graders.grading.engine import TestResult as Outcome
 
 COMMAND_GRADER = "classroom-resources/autograding-command-grader@v1"
 REPORTER = "classroom-resources/autograding-grading-reporter@v1"

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from conftest import ROOT
-from graders import release
+from graders.outputs import release
 
 
 def nngrade(*args, env=None, cwd=ROOT):

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from graders.compare import compare
-from graders.hidden import Outcome
+from graders.grading.compare import compare
+from graders.grading.hidden import Outcome
 
 TIGHT = lambda dtype: (1e-7, 1e-9) if dtype == "float64" else (1e-4, 1e-5)  # noqa: E731
 

@@ -6,7 +6,8 @@ import json
 import pytest
 import torch
 
-from graders import engine, render
+from graders.grading import engine
+from graders.outputs import render
 
 
 @pytest.fixture
@@ -67,8 +68,8 @@ def test_the_reference_gets_full_marks_on_the_gpu(load, make_submission, name):
 # --------------------------------------------------------------------------- GPU readiness, checked on the CPU
 
 def test_the_graders_gpu_choice_and_cuda_settings_reach_the_worker(make_submission, monkeypatch):
-    from graders import sandbox
-    from graders.sandbox import Limits, RemoteImpl, Worker
+    from graders.sandbox import host
+    from graders.sandbox.host import Limits, RemoteImpl, Worker
 
     settings = {"CUDA_VISIBLE_DEVICES": "GPU-8f0c-test", "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
                 "PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"}
@@ -82,7 +83,7 @@ def test_the_graders_gpu_choice_and_cuda_settings_reach_the_worker(make_submissi
 
 
 def test_pool_processes_spread_over_the_gpus_round_robin(monkeypatch):
-    from graders import executors, gpus
+    from graders.sandbox import executors, gpus
 
     monkeypatch.setenv(gpus.VARIABLE, "GPU-aaaa,GPU-bbbb")
     with executors.start("local", workers=2) as pool:
@@ -101,7 +102,7 @@ def _visible_gpus() -> str:
 
 
 def test_ray_tasks_ask_for_a_share_of_the_gpus_only_where_there_are_some():
-    from graders.executors import ray_gpu_share
+    from graders.sandbox.executors import ray_gpu_share
 
     assert ray_gpu_share({"CPU": 8.0, "GPU": 2.0}, 8) == 0.25
     assert ray_gpu_share({"CPU": 2.0, "GPU": 4.0}, 2) == 1.0
@@ -110,7 +111,7 @@ def test_ray_tasks_ask_for_a_share_of_the_gpus_only_where_there_are_some():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU: CUDA starts")
 def test_a_worker_that_cannot_start_cuda_is_the_graders_problem_not_the_students(make_submission):
-    from graders.sandbox import GraderProblem, Limits, Worker
+    from graders.sandbox.host import GraderProblem, Limits, Worker
 
     folder = make_submission("s", {"mod.py": "x = 1\n"})
     with pytest.raises(GraderProblem, match="CUDA could not be started in the sandboxed worker"):
@@ -118,7 +119,7 @@ def test_a_worker_that_cannot_start_cuda_is_the_graders_problem_not_the_students
 
 
 def test_cuda_out_of_memory_is_named_as_the_gpu_memory_limit():
-    from graders import worker
+    from graders.sandbox import worker
 
     class OutOfMemoryError(RuntimeError):  # torch.cuda.OutOfMemoryError's name and message
         pass
@@ -169,7 +170,7 @@ def test_a_known_mistake_loses_points_on_the_gpu_with_its_diagnosis(load, make_s
 
 @GPU
 def test_the_worker_uses_the_graders_gpu(make_submission):
-    from graders.sandbox import Limits, RemoteImpl, Worker
+    from graders.sandbox.host import Limits, RemoteImpl, Worker
 
     folder = make_submission("s", {"mod.py": "import torch\ndef uuid():\n    return str(torch.cuda.get_device_properties(0).uuid)\n"})
     with Worker(folder, "mod", Limits(), gpu=True) as worker:
@@ -205,7 +206,7 @@ def test_no_gpu_driver_means_cpu_only_without_importing_torch(monkeypatch):
 
     from conftest import ROOT
 
-    from graders import gpus
+    from graders.sandbox import gpus
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert not gpus.driver_present()  # every GPU hidden

@@ -7,11 +7,11 @@ is graded in the real worker: every test of the task must score 0, each one refu
 where tampering was recorded, marked as tampered in a flagged submission."""
 import pytest
 
-from graders import engine
+from graders.grading import engine
 
 PATCH_GUARD = """
 import contextlib, sys
-import graders.guard as _g
+import graders.integrity.guard as _g
 _g.watching = lambda *a, **k: contextlib.nullcontext(_g.Watch())
 _g.take = lambda: None
 for _name in [n for n in sys.modules if n.startswith("graders")]:

@@ -11,7 +11,8 @@ import shutil
 import pytest
 
 from conftest import ROOT
-from graders import bulk, executors
+from graders.grading import bulk
+from graders.sandbox import executors
 
 STUDENTS = ("alice", "bob", "frank", "mallory")  # full marks, a known mistake, not loaded, a cheat
 
@@ -98,9 +99,9 @@ def _zygote_of_this_process():
     """(pool process, its zygote, that zygote's parent), from inside a pool process."""
     import time
 
-    from graders import sandbox
+    from graders.sandbox import host
 
-    zygote = sandbox.shared_zygote(with_torch=False)
+    zygote = host.shared_zygote(with_torch=False)
     time.sleep(0.2)  # so that both pool processes take some of the tasks
     with open(f"/proc/{zygote.pid}/stat") as stat:
         parent = int(stat.read().rsplit(")", 1)[1].split()[1])
@@ -110,9 +111,9 @@ def _zygote_of_this_process():
 def test_the_local_pool_takes_its_zygotes_from_one_shared_interpreter():
     """numpy (or torch) is imported once for the batch, by the shared interpreter; each pool
     process still has a zygote of its own, forked from it."""
-    from graders import sandbox
+    from graders.sandbox import host
 
-    shared = sandbox.SharedZygotes(with_torch=False)
+    shared = host.SharedZygotes(with_torch=False)
     try:
         with executors.start("local", 2, zygotes=shared) as pool:
             futures = [pool.submit(_zygote_of_this_process) for _ in range(6)]

@@ -10,7 +10,8 @@ import zipfile
 import pytest
 
 from conftest import ROOT
-from graders import engine, export, release
+from graders.grading import engine
+from graders.outputs import export, release
 
 
 def nngrade(*args, cwd=ROOT):
@@ -32,7 +33,7 @@ def test_gradescope_zip_grades_a_submission_in_an_autograder_layout(tmp_path, lo
     run = nngrade("export", "gradescope", "a2_numpy_mlp", "-o", bundle)
     assert run.returncode == 0, run.stderr
     names = set(zipfile.ZipFile(bundle).namelist())
-    assert {"setup.sh", "run_autograder", "requirements.txt", "nngrade/pyproject.toml", "nngrade/graders/engine.py",
+    assert {"setup.sh", "run_autograder", "requirements.txt", "nngrade/pyproject.toml", "nngrade/graders/grading/engine.py",
             "assignments/a2_numpy_mlp/manifest.toml", "reference/a2_numpy_mlp/mlp.py"} <= names
     assert any(n.startswith("assignments/a2_numpy_mlp/hidden/test_") for n in names)
     assert not any("__pycache__" in n or n.startswith("student_template") for n in names)

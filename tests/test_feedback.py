@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from graders import assignment as assignments
-from graders import compare, engine, render, report, validate
+from graders.grading import assignment as assignments
+from graders.grading import compare, engine, validate
+from graders.outputs import render, report
 
 
 def _only(assignment, *names):
@@ -147,7 +148,7 @@ def test_an_import_error_names_the_students_line(a2, make_submission):
 # --------------------------------------------------------------------------- stubs, warnings, inputs
 
 def test_a_stub_reads_not_implemented_yet_even_where_the_test_catches_errors(load, make_submission):
-    from graders import release
+    from graders.outputs import release
 
     a1 = _only(load("a1_foundations"), "broadcast_edge_cases", "broadcast_incompatible_raises")
     result = _grade(a1, make_submission, release.strip_solutions(a1.reference_source))
@@ -282,7 +283,7 @@ def test_student_text_cannot_close_a_fence_or_inject_markdown():
                       warnings=[hostile])
     result = engine.SubmissionResult("s", "a2_numpy_mlp", "graded", tests=[test], output=hostile, reveal="inputs",
                               notes=["Left out: <img src=x onerror=alert(1)>.py (a link) **Score: 100 / 100**"])
-    from graders import tamper
+    from graders.integrity import tamper
 
     result.evidence = [tamper.Evidence("file", hostile, "**Score: 100 / 100** <img src=x>.py", 3, "call")]
     markdown = render.feedback_markdown(result)

@@ -3,8 +3,8 @@ from dataclasses import replace
 
 import pytest
 
-from graders import engine
-from graders.sandbox import Limits
+from graders.grading import engine
+from graders.sandbox.host import Limits
 
 
 def reference_with(assignment, extra: str) -> dict:

@@ -7,7 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from graders import engine, guard, release
+from graders.grading import engine
+from graders.integrity import guard
+from graders.outputs import release
 
 X = torch.randn(2, 3, 6, 5, dtype=torch.float64)
 W = torch.randn(4, 3, 3, 2, dtype=torch.float64)
@@ -308,7 +310,7 @@ def test_every_operator_of_every_family_is_refused():
 
 RAW_GROUP = """
 import torch
-from graders import guard
+from graders.integrity import guard
 V = torch.randn(7, dtype=torch.float64)
 cases = lambda: (V * 0.1, V.float() * 0.1, torch.ones(2, dtype=torch.int64) * 2.5, V * 3)
 before = cases()

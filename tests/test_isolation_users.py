@@ -85,7 +85,7 @@ for _path in {candidates!r}:
 
 
 def _batch(scratch: Path, a2) -> Path:
-    from graders import release
+    from graders.outputs import release
 
     stub = release.strip_solutions(a2.reference_source)
     candidates = [str(a2.reference_path), str(ROOT / "examples" / "a2_numpy_mlp" / "alice" / "mlp.py")]

@@ -5,9 +5,9 @@ import sys
 import xml.etree.ElementTree as ET
 
 from conftest import ROOT
-from graders import junit, render
-from graders.engine import Diagnosis, SubmissionResult
-from graders.engine import TestResult as Outcome
+from graders.outputs import junit, render
+from graders.grading.engine import Diagnosis, SubmissionResult
+from graders.grading.engine import TestResult as Outcome
 
 
 def _result(student="bob", reveal="messages"):

@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from graders import mutation
+from graders.grading import mutation
 
 
 def _changed(function, *args, **kwargs):

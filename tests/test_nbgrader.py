@@ -11,7 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from graders import cli, notebook
+from graders import cli
+from graders.outputs import notebook
 
 CODE_ASSIGNMENTS = ["a1_foundations", "a2_numpy_mlp"]
 
@@ -78,7 +79,7 @@ def test_embedded_literals_round_trip_exactly():
     import numpy as np
     import torch
 
-    from graders.hidden import Outcome
+    from graders.grading.hidden import Outcome
 
     values = {"a": np.array([[0.1, -2.5e-300], [np.inf, np.nan]], dtype=np.float32), "b": np.float64(1 / 3),
               "c": torch.tensor([1 / 3, -0.0], dtype=torch.float64), "d": (1, "x", None, True, [2.5]),

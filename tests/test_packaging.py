@@ -9,10 +9,11 @@ import tomllib
 import pytest
 
 from conftest import ROOT
-from graders import release
+from graders.outputs import release
 
 SETTINGS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["nngrade"]
-MODULES = sorted(path.stem for path in (ROOT / "graders").glob("*.py") if path.stem != "__init__")
+MODULES = sorted(".".join(path.relative_to(ROOT / "graders").with_suffix("").parts)
+                 for path in (ROOT / "graders").rglob("*.py") if path.stem != "__init__")
 
 
 def test_the_makefile_reads_the_one_torch_pin():
@@ -23,10 +24,10 @@ def test_the_makefile_reads_the_one_torch_pin():
 
 def test_no_other_file_hard_codes_a_torch_version():
     places = [ROOT / "Makefile", ROOT / "ci" / "instructor.yml", *ROOT.glob("assignments/*/manifest.toml"),
-              *(ROOT / "graders").glob("*.py")]
+              *(ROOT / "graders").rglob("*.py")]
     pinned = [str(p.relative_to(ROOT)) for p in places if SETTINGS["torch-pin"] in p.read_text()]
-    assert pinned == ["graders/export.py"]  # its fallback default, checked equal below
-    from graders import export
+    assert pinned == ["graders/outputs/export.py"]  # its fallback default, checked equal below
+    from graders.outputs import export
 
     assert export.DEFAULT_TORCH_PIN == SETTINGS["torch-pin"] and export.TORCH_CPU_INDEX == SETTINGS["torch-index"]
 
@@ -68,15 +69,15 @@ def test_every_module_imports_on_its_own(module):
 def test_no_import_cycle_among_the_modules():
     graph = {}
     for module in MODULES:
-        tree = ast.parse((ROOT / "graders" / f"{module}.py").read_text())
+        tree = ast.parse((ROOT / "graders" / f"{module.replace('.', '/')}.py").read_text())
         needs = set()
         for node in tree.body:  # what importing the module imports
-            if isinstance(node, ast.ImportFrom) and node.module == "graders":
-                needs |= {alias.name for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("graders."):
-                needs.add(node.module.split(".")[1])
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("graders"):
+                package = node.module.removeprefix("graders").lstrip(".")
+                needs.add(package)  # the module itself, or a package whose modules are named
+                needs |= {f"{package}.{alias.name}".lstrip(".") for alias in node.names}
             elif isinstance(node, ast.Import):
-                needs |= {a.name.split(".")[1] for a in node.names if a.name.startswith("graders.")}
+                needs |= {a.name.removeprefix("graders.") for a in node.names if a.name.startswith("graders.")}
         graph[module] = needs & set(MODULES) - {module}
     done, path = set(), []
 
@@ -101,8 +102,8 @@ def test_a_numpy_assignment_never_imports_torch(a2, make_submission):
     run = subprocess.run([sys.executable, "-c", f"""
 import sys
 from pathlib import Path
-from graders import assignment, engine
-from graders.sandbox import RemoteImpl, Worker
+from graders.grading import assignment, engine
+from graders.sandbox.host import RemoteImpl, Worker
 a2 = assignment.load("a2_numpy_mlp", Path({str(ROOT)!r}))
 result = engine.grade(a2, Path({str(make_submission('alice', {'mlp.py': probe}))!r}), "alice")
 assert result.score == result.max_score > 0, result.score

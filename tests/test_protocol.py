@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from graders import protocol
+from graders.sandbox import protocol
 
 
 def roundtrip(value, **options):

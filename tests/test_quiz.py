@@ -9,8 +9,10 @@ import sys
 import pytest
 
 from conftest import ROOT
-from graders import engine, quiz, quiz_format, render
-from graders.assignment import ManifestError
+from graders import quiz, quiz_format
+from graders.grading import engine
+from graders.outputs import render
+from graders.grading.assignment import ManifestError
 
 SEEDS = {"000_9bbf8ffadf947a5d.txt", "001_ee12781785da78a3.txt", "002_db81f610eacc032b.txt",
          "003_ff638375c258e9a8.txt", "004_825ce605027c505f.txt"}
@@ -18,7 +20,7 @@ SEEDS = {"000_9bbf8ffadf947a5d.txt", "001_ee12781785da78a3.txt", "002_db81f610ea
 
 @pytest.fixture(scope="module")
 def q1():
-    from graders import assignment
+    from graders.grading import assignment
 
     return assignment.load("q1_concepts", ROOT)
 
@@ -304,7 +306,7 @@ def _quiz_copy(tmp_path):
     (lambda key: key.replace("abs = 0.0005", "abs = 0.0", 1), "needs a tolerance"),
 ])
 def test_a_broken_key_is_a_clear_manifest_error(tmp_path, edit, fragment):
-    from graders import assignment
+    from graders.grading import assignment
 
     root = _quiz_copy(tmp_path)
     path = root / "reference" / "q1_concepts" / "answers.toml"
@@ -317,7 +319,7 @@ def test_a_broken_key_is_a_clear_manifest_error(tmp_path, edit, fragment):
 def _validate_edited_copy(tmp_path, edits: dict) -> dict[str, str]:
     """validate a copy of q1 with ``edits`` ({file under the quiz's folders: text -> text});
     returns the failed checks, subject -> detail."""
-    from graders import assignment
+    from graders.grading import assignment
 
     root = _quiz_copy(tmp_path)
     for name, edit in edits.items():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from graders import engine
+from graders.grading import engine
 
 FIXTURES = Path(__file__).parent / "fixtures" / "real_world"
 

@@ -4,7 +4,7 @@ import ast
 import pytest
 
 from conftest import ASSIGNMENTS, ROOT
-from graders import release
+from graders.outputs import release
 
 
 def test_solution_regions_become_not_implemented():
@@ -65,7 +65,7 @@ def test_public_tests_refuse_a_forbidden_call_with_the_graders_words(name, load,
     import subprocess
     import sys
 
-    from graders import validate
+    from graders.grading import validate
 
     assignment = load(name)
     module, code, what = FORBIDDEN_LOCALLY[name]

@@ -49,7 +49,7 @@ def test_report_over_the_graded_examples(tmp_path, load):
         assert f"<code>{mistake}</code>" in page and explanations[mistake][:40] in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>" not in page
     assert "memory_mb" in page and "zz-broken" in page  # the limits table; the unreadable file is named
-    from graders import isolation
+    from graders.sandbox import isolation
 
     assert f"Sandbox: {isolation.level()} (7)" in page  # the level every graded student was sandboxed at
 

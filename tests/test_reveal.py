@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from graders import assignment, engine, render
+from graders.grading import assignment, engine
+from graders.outputs import render
 
 
 def _grade_as(load, make_submission, reveal):

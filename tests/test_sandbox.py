@@ -6,8 +6,8 @@ import pytest
 
 from conftest import alive
 
-from graders.protocol import StudentError
-from graders.sandbox import Limits, RemoteImpl, Worker, WorkerFailure
+from graders.sandbox.protocol import StudentError
+from graders.sandbox.host import Limits, RemoteImpl, Worker, WorkerFailure
 
 MODULE = """
 import subprocess
@@ -195,7 +195,7 @@ def test_a_worker_inherits_the_zygote_heap_frozen(make_submission, with_torch):
 def test_a_zygote_warms_up_while_its_starter_goes_on(monkeypatch):
     """Starting one returns at once (the grader imports torch meanwhile); the first
     request waits for it, and one that cannot start says so then."""
-    from graders.sandbox import Zygote
+    from graders.sandbox.host import Zygote
 
     zygote = Zygote(with_torch=True)
     try:
@@ -215,15 +215,15 @@ def test_zygotes_forked_by_one_interpreter_keep_to_their_own_workers(make_submis
     still answers for its own workers alone: closing one worker's zygote session kills
     what that worker left, never another grading process's worker or what it started."""
     from conftest import ROOT  # noqa: F401 - the tests folder is on sys.path
-    from graders import sandbox
+    from graders.sandbox import host
 
     monkeypatch.setattr(sandbox, "_zygotes", {})
-    shared = sandbox.SharedZygotes(with_torch=False)
+    shared = host.SharedZygotes(with_torch=False)
     try:
         folder = make_submission("s", {"mod.py": MODULE})
-        sandbox.adopt(shared.connect(), with_torch=False)
+        host.adopt(shared.connect(), with_torch=False)
         first = Worker(folder, "mod", Limits(), with_torch=False)
-        sandbox.adopt(shared.connect(), with_torch=False)
+        host.adopt(shared.connect(), with_torch=False)
         second = Worker(folder, "mod", Limits(), with_torch=False)
         assert first._zygote.pid != second._zygote.pid
         assert {_parent(first._zygote.pid), _parent(second._zygote.pid)} == {shared._process.pid}

@@ -12,7 +12,8 @@ from itertools import combinations
 import pytest
 
 from conftest import ASSIGNMENTS, ROOT
-from graders import release, similarity
+from graders.outputs import release
+from graders.integrity import similarity
 
 
 def disguise(source: str, seed: int = 0) -> str:

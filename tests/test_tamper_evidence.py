@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-from graders import engine, render, scan
+from graders.grading import engine
+from graders.outputs import render
+from graders.integrity import scan
 
 # Each trick runs inside relu_forward (task relu) and then returns the right answer: the
 # relu tests must score 0 as tampered; the other tasks keep their points.

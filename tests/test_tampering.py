@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from conftest import ROOT
-from graders import engine
+from graders.grading import engine
 
 PATCH_NUMPY = """
 import numpy as _np
@@ -36,7 +36,7 @@ ATTACKS = {
     "patch_numpy_in_module": {"__append__": PATCH_NUMPY},
     "fake_score_output": {"__append__": FAKE_SCORE},
     "shadow_numpy": {"numpy.py": "allclose = lambda *a, **k: True\n"},
-    "shadow_graders": {"graders/__init__.py": "", "graders/compare.py": "def compare(*a, **k):\n    return []\n"},
+    "shadow_graders": {"graders/__init__.py": "", "graders/grading/__init__.py": "", "graders/grading/compare.py": "def compare(*a, **k):\n    return []\n"},
 }
 
 

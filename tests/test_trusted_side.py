@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, alive
-from graders import bulk, engine, hidden, isolation, junit, render, submission
+from graders.grading import bulk, engine, hidden
+from graders.sandbox import isolation, submission
+from graders.outputs import junit, render
 
 
 def nngrade(*args, env=None, timeout=600):
@@ -128,11 +130,11 @@ def test_the_resume_key_changes_with_the_grader_code_devices_and_secret(a2, tmp_
     assert bulk.grading_fingerprint(a2, None) != base
     monkeypatch.delenv(hidden.SEED_SECRET_VARIABLE)
     copy = tmp_path / "graders"
-    copy.mkdir()
-    for path in (ROOT / "graders").glob("*.py"):
-        (copy / path.name).write_bytes(path.read_bytes())
-    (copy / "compare.py").write_text((copy / "compare.py").read_text() + "\n# a fix\n")
-    monkeypatch.setattr(bulk, "__file__", str(copy / "bulk.py"))
+    for path in (ROOT / "graders").rglob("*.py"):
+        (copy / path.relative_to(ROOT / "graders")).parent.mkdir(parents=True, exist_ok=True)
+        (copy / path.relative_to(ROOT / "graders")).write_bytes(path.read_bytes())
+    (copy / "sandbox" / "protocol.py").write_text((copy / "sandbox" / "protocol.py").read_text() + "\n# a fix\n")
+    monkeypatch.setattr(bulk, "__file__", str(copy / "grading" / "bulk.py"))
     assert bulk.grading_fingerprint(a2, None) != base  # a fix to the grader regrades, same version string
 
 
@@ -178,7 +180,7 @@ def test_nothing_outlives_a_killed_grade_all(a2, tmp_path):
 # --------------------------------------------------------------------------- one identity everywhere
 
 def test_the_same_student_gets_the_same_hidden_inputs_on_every_path(a2, tmp_path):
-    from graders import export
+    from graders.outputs import export
 
     wrong = a2.source_with(next(m for m in a2.mistakes if m.target == "linear_backward"))
     subs = tmp_path / "subs"
@@ -208,7 +210,7 @@ def test_a_course_secret_changes_every_seed(monkeypatch):
 
 
 def test_the_workers_hash_seed_is_fixed_so_set_order_is_the_same_on_regrade(make_submission):
-    from graders.sandbox import Limits, RemoteImpl, Worker
+    from graders.sandbox.host import Limits, RemoteImpl, Worker
 
     folder = make_submission("s", {"mod.py": "def order():\n    return str(list({'alpha', 'beta', 'gamma', 'delta'}))\n"})
     expected = subprocess.run([sys.executable, "-c", "print(list({'alpha', 'beta', 'gamma', 'delta'}))"],

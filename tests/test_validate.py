@@ -19,8 +19,8 @@ def test_validate_catches_a_mistake_the_tests_cannot_see(load, tmp_path, monkeyp
     """A catalogued 'mistake' that is really correct must make validate fail."""
     from dataclasses import replace
 
-    from graders import validate
-    from graders.catalog import Entry
+    from graders.grading import validate
+    from graders.grading.catalog import Entry
 
     assignment = load("a2_numpy_mlp")
     harmless = Entry("not_a_mistake", "relu_forward", "not really wrong",

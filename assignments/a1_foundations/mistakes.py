@@ -3,7 +3,7 @@ import math
 
 import torch
 
-from graders.catalog import mistake
+from graders.grading.catalog import mistake
 
 
 # --------------------------------------------------------------------------- neuron

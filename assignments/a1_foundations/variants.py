@@ -3,7 +3,7 @@ import math
 
 import torch
 
-from graders.catalog import variant
+from graders.grading.catalog import variant
 
 
 @variant("neuron", "einsum contracts the shared index i of x_i and w_i")

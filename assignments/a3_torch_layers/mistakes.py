@@ -6,7 +6,7 @@ cache layouts and other functions by name) and replaces its target there.
 """
 import torch
 
-from graders.catalog import mistake
+from graders.grading.catalog import mistake
 
 
 # --------------------------------------------------------------------------- activations

@@ -5,7 +5,7 @@ forward variant keeps the reference's cache layout for the reference's backward.
 """
 import torch
 
-from graders.catalog import variant
+from graders.grading.catalog import variant
 
 
 @variant("sigmoid_forward", "the plain formula 1 / (1 + exp(-x)): exp(-x) overflowing to inf "

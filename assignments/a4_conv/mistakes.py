@@ -2,7 +2,7 @@
 
 Each body runs inside a copy of the reference module (``torch`` is imported there).
 """
-from graders.catalog import mistake
+from graders.grading.catalog import mistake
 
 
 # --------------------------------------------------------------------------- output size

@@ -4,7 +4,7 @@ Each body runs inside a copy of the reference module (``torch`` is imported ther
 scalar-loop variants are the slowest code a student could reasonably write: they prove
 that the hidden inputs are small enough for it to fit the per-call time limit.
 """
-from graders.catalog import variant
+from graders.grading.catalog import variant
 
 
 @variant("conv_output_size", "counts the window positions one by one")

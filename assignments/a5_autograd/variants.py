@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from graders.catalog import variant
+from graders.grading.catalog import variant
 
 
 @variant("TanhFunction", "tanh(x) = 2/(1 + e^(-2x)) - 1: where e^(-2x) overflows to inf the "

@@ -1,5 +1,5 @@
 """Hidden tests of the broadcasting task: ``broadcast_shape``."""
-from graders.hidden import expect, hidden_test, outcome
+from graders.grading.hidden import expect, hidden_test, outcome
 
 COMPATIBLE = [
     ((), ()),

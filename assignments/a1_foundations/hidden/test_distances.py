@@ -1,7 +1,7 @@
 """Hidden tests of the distances task: ``manhattan`` and ``euclidean``."""
 import torch
 
-from graders.hidden import hidden_test
+from graders.grading.hidden import hidden_test
 
 DTYPES = (torch.float64, torch.float32)
 SEED_X1 = [6.0, 1.0, 4.0, 5.0]

@@ -8,7 +8,7 @@ import math
 
 import torch
 
-from graders.hidden import check, expect, hidden_test
+from graders.grading.hidden import check, expect, hidden_test
 
 FAN_IN, FAN_OUT = 256, 1024
 # W has n = 256 * 1024 = 262144 independent entries of std s.

@@ -5,7 +5,7 @@ four inputs and compare truth tables, never weights.
 """
 import torch
 
-from graders.hidden import check, hidden_test
+from graders.grading.hidden import check, hidden_test
 
 INPUTS = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
 AND = (0, 0, 0, 1)

@@ -1,7 +1,7 @@
 """Hidden tests of the neuron task: ``neuron`` and ``relu``."""
 import torch
 
-from graders.hidden import hidden_test
+from graders.grading.hidden import hidden_test
 
 DTYPES = (torch.float64, torch.float32)
 

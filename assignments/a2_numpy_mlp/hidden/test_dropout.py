@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from graders.hidden import check, expect, hidden_test
+from graders.grading.hidden import check, expect, hidden_test
 
 P = 0.3  # not 0.5, so "p zeroes" and "p keeps" give different results
 SHAPE = (100, 200)

@@ -1,5 +1,5 @@
 """Hidden tests of the linear task: ``linear_forward`` and ``linear_backward``."""
-from graders.hidden import hidden_test
+from graders.grading.hidden import hidden_test
 
 # (N, D, M): D != M so a transposed gradient has the wrong shape; N = 1 included.
 SHAPES = ((6, 4, 3), (1, 5, 2), (9, 3, 7))

@@ -1,5 +1,5 @@
 """Hidden tests of the mse task: ``mse_loss``."""
-from graders.hidden import hidden_test
+from graders.grading.hidden import hidden_test
 
 # (N, M): M > 1 so dividing by N instead of N * M shows; N = 1 included.
 SHAPES = ((6, 3), (1, 5), (8, 2))

@@ -2,7 +2,7 @@
 
 Every call is also checked for modifying its arguments in place (by the engine).
 """
-from graders.hidden import hidden_test
+from graders.grading.hidden import hidden_test
 
 SHAPES = {"W1": (4, 3), "b1": (3,), "W2": (3, 2), "b2": (2,)}
 DTYPES = ("float64", "float32")

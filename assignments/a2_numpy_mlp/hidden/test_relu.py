@@ -1,5 +1,5 @@
 """Hidden tests of the relu task: ``relu_forward`` and ``relu_backward``."""
-from graders.hidden import hidden_test
+from graders.grading.hidden import hidden_test
 
 SHAPES = ((5, 4), (1, 7), (2, 3, 4))
 DTYPES = ("float64", "float32")

@@ -8,7 +8,7 @@ consistent with its own loss, so that test first checks that dropout changed the
 """
 import numpy as np
 
-from graders.hidden import check, expect, hidden_test
+from graders.grading.hidden import check, expect, hidden_test
 
 NAMES = ("W1", "b1", "W2", "b2")
 DROPOUT_P = 0.4

@@ -1,7 +1,7 @@
 """Hidden tests of the activations task: sigmoid and tanh, forward and backward."""
 import torch
 
-from graders.hidden import hidden_test
+from graders.grading.hidden import hidden_test
 
 DTYPES = (torch.float64, torch.float32)
 SHAPES = [(7,), (4, 6), (2, 3, 5)]

@@ -8,7 +8,7 @@ tests/test_oracles_a3.py checks the reference against ``torch.nn.functional.batc
 """
 import torch
 
-from graders.hidden import hidden_test
+from graders.grading.hidden import hidden_test
 
 DTYPES = (torch.float64, torch.float32)
 

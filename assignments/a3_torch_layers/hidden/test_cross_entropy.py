@@ -7,7 +7,7 @@ gradient are each diagnosed on their own.
 """
 import torch
 
-from graders.hidden import hidden_test
+from graders.grading.hidden import hidden_test
 
 DTYPES = (torch.float64, torch.float32)
 # The course's MLP (x = [0.9, 0.7], three ReLU hidden units, bias 0.001) ends in these two logits.

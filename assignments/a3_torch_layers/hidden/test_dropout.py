@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from graders.hidden import check, expect, hidden_test
+from graders.grading.hidden import check, expect, hidden_test
 
 P = 0.3  # not 0.5, so "p zeroes" and "p keeps" give different results
 SHAPE = (60, 100)

@@ -1,7 +1,7 @@
 """Hidden tests of the leaky-ReLU task: ``leaky_relu_forward`` and ``leaky_relu_backward``."""
 import torch
 
-from graders.hidden import hidden_test
+from graders.grading.hidden import hidden_test
 
 DTYPES = (torch.float64, torch.float32)
 

@@ -8,7 +8,7 @@ atol 2e-3 (still far below any wrong answer, which is nan, inf or off by whole u
 """
 import torch
 
-from graders.hidden import check, hidden_test
+from graders.grading.hidden import check, hidden_test
 
 DTYPES = (torch.float64, torch.float32)
 EXTREME = [

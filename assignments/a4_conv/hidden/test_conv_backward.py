@@ -5,7 +5,7 @@ filter weight must finish each call far inside the time limit.
 """
 import torch
 
-from graders.hidden import hidden_test
+from graders.grading.hidden import hidden_test
 
 DTYPES = (torch.float64, torch.float32)
 N, C, F = 2, 2, 3  # C != F, so a filter bank indexed the wrong way round shows

@@ -2,7 +2,7 @@
 ``maxpool2d_backward``. Inputs are continuous random numbers, so no window holds a tie."""
 import torch
 
-from graders.hidden import hidden_test
+from graders.grading.hidden import hidden_test
 
 DTYPES = (torch.float64, torch.float32)
 N, C = 2, 3

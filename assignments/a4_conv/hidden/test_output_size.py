@@ -1,5 +1,5 @@
 """Hidden tests of the output_size task: ``conv_output_size``."""
-from graders.hidden import hidden_test
+from graders.grading.hidden import hidden_test
 
 # (n, f, stride, padding): the course's layers first, then uneven strides where the
 # last window would stick out and is dropped (floor, not ceil).

@@ -5,7 +5,7 @@ given as Python floats, as 0-dim tensors and as tensors that broadcast against `
 """
 import torch
 
-from graders.hidden import hidden_test
+from graders.grading.hidden import hidden_test
 
 DTYPES = (torch.float64, torch.float32)
 STANDARD_X = [-2.0, -1.0, 0.0, 1.0, 2.0]  # pdf(0) = 1/sqrt(2 pi) ≈ 0.398942, pdf(±1) ≈ 0.241971

@@ -6,7 +6,7 @@ goes through ``TanhFunction.apply`` and ``torch.autograd.grad``.
 """
 import torch
 
-from graders.hidden import hidden_test
+from graders.grading.hidden import hidden_test
 
 DTYPES = (torch.float64, torch.float32)
 TARGET = "TanhFunction"

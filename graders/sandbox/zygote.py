@@ -1,0 +1,229 @@
+"""The warm process workers are forked from.
+
+Started once per grading process with a clean environment, it imports numpy and torch
+(the slow part of starting a worker) and nothing of the grader's state, then forks one
+worker per request. A request arrives on the control socket with two file descriptors
+attached: the worker's end of its own socket pair and the write end of its output pipe.
+CUDA is never initialised here, so a forked worker may still initialise it.
+
+Started by ``graders.sandbox.host.Zygote`` as ``python -s -P -c ... CONTROL_FD``.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import os
+import signal
+import socket
+import sys
+import traceback
+
+from graders.sandbox import isolation
+
+
+def warm_up(with_torch: bool = True) -> None:
+    """Import what every worker needs once. ``with_torch=False`` (a NumPy assignment):
+    torch is never imported, here or in the workers (a second of start-up saved)."""
+    import numpy  # noqa: F401
+    import numpy.random  # noqa: F401 - numpy 2 loads it lazily; every hidden test's generator needs it
+
+    try:
+        if not with_torch:
+            raise ImportError("a NumPy assignment")
+        import torch
+
+        # One intra-op thread per worker: graders run many workers side by side, and a
+        # forked child must not inherit a half-started thread pool.
+        torch.set_num_threads(1)
+        # torch._dynamo is not imported (a second of start-up): neither the guard nor the
+        # courses' code reaches it. A submission calling something torch wraps in
+        # _disable_dynamo (an optimizer's step) imports it during that call, once per
+        # worker, within its call_seconds (tests/test_sandbox.py).
+        from graders.grading.compare import exact_float32
+
+        exact_float32()  # workers inherit it: a student's float32 matmul stays float32
+        from graders.integrity import guard
+
+        # The forbidden-API kernels at torch's dispatcher, registered once here and
+        # inherited by every worker; each worker takes the only handle on them.
+        guard.install()
+    except ImportError:
+        pass
+    import graders.sandbox.worker  # noqa: F401
+
+
+def warm_up_more(with_torch: bool = True) -> None:
+    """What many workers would otherwise import in a student's call, too slow for the
+    first worker to wait for: autograd.grad and backward with a given gradient import
+    torch's symbolic shapes (and sympy), half a second, in every a5 worker."""
+    if with_torch:
+        import torch.fx.experimental.symbolic_shapes  # noqa: F401
+
+
+def freeze_heap() -> None:
+    """Keep the warm heap out of every worker's garbage collections: a worker's first full
+    collection would otherwise walk (and copy, page by page) all of torch's objects
+    (a quarter of a second, in the middle of some student's call)."""
+    gc.collect()
+    gc.freeze()
+    gc.enable()
+
+
+def serve(control: socket.socket, when_idle=None) -> None:
+    """Answer the grading process until it hangs up. ``when_idle``: run once, after the
+    first worker is started (the zygote has nothing else to do while it runs)."""
+    exits: dict[int, int] = {}
+
+    def reap(signum, frame):
+        # Keep each worker's wait status so the grader can say why it died.
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            exits[pid] = status
+            if len(exits) > 4096:
+                exits.pop(next(iter(exits)))
+
+    namespaces: dict[int, isolation.Namespaces] = {}
+    signal.signal(signal.SIGCHLD, reap)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the grader's to handle
+    while True:
+        try:
+            payload, fds, _, _ = socket.recv_fds(control, 1 << 16, 2)
+        except OSError:
+            return
+        if not payload:
+            return
+        request = json.loads(payload)
+        if request["op"] == "status":
+            control.sendall(json.dumps({"status": exits.get(request["pid"])}).encode())
+            continue
+        if request["op"] == "kill_leftovers":
+            for held in namespaces.values():
+                held.end()  # the kernel kills everything inside
+            # Outside namespaces (and for the worker itself), a stop-and-kill sweep of every
+            # descendant; inside them it need not wait for processes already dying.
+            killed = isolation.kill_descendants(converge=not namespaces)
+            namespaces.clear()
+            control.sendall(json.dumps({"killed": killed}).encode())
+            continue
+        for fd in fds:
+            os.set_inheritable(fd, False)  # never into a namespace's init
+        try:
+            pid = _spawn(control, fds, request, namespaces)
+            reply = {"pid": pid}
+        except OSError as error:
+            reply = {"error": str(error)}
+        for fd in fds:
+            os.close(fd)
+        control.sendall(json.dumps(reply).encode())
+        if when_idle is not None:
+            when_idle, later = None, when_idle
+            later()
+
+
+def _spawn(control: socket.socket, fds: list[int], request: dict, namespaces: dict) -> int:
+    from graders.sandbox import worker
+
+    def run() -> None:
+        worker.run(fds[0], fds[1], request)
+
+    if request["isolation"]["level"] == isolation.NAMESPACE:
+        pid, held = isolation.spawn_in_namespaces(request["isolation"], run, close_in_child=[control.fileno()])
+        namespaces[pid] = held
+        return pid
+    pid = os.fork()
+    if pid == 0:
+        control.close()
+        run()
+    return pid
+
+
+def serve_zygotes(control: socket.socket) -> None:
+    """The batch's one warm interpreter: fork a zygote for each grading process that
+    asks (through the coordinator, with the zygote's end of that process's socket
+    attached), so that torch is imported once per batch rather than once per process.
+    Each forked zygote then serves its grading process alone, as if started for it."""
+    def reap(signum, frame):
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+
+    signal.signal(signal.SIGCHLD, reap)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            payload, fds, _, _ = socket.recv_fds(control, 1 << 16, 1)
+        except OSError:
+            return
+        if not payload:
+            return
+        if len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            continue
+        request = json.loads(payload)
+        pid = os.fork()
+        if pid == 0:
+            control.close()
+            _become_zygote(socket.socket(fileno=fds[0]), request.get("environment") or {})
+        os.close(fds[0])
+
+
+def _become_zygote(control: socket.socket, environment: dict) -> None:
+    """In a child of ``serve_zygotes``: serve one grading process, as ``main`` does."""
+    isolation.adopt_orphans()  # not inherited through fork
+    for name in isolation.GPU_VARIABLES:  # the GPU its grading process was given
+        if name in environment:
+            os.environ[name] = str(environment[name])
+    _serve_until_hung_up(control)
+
+
+def _serve_until_hung_up(control: socket.socket, when_idle=None) -> None:
+    control.sendall(json.dumps({"ready": True, "pid": os.getpid()}).encode())
+    status = 0
+    try:
+        serve(control, when_idle)  # returns when the grader hangs up or dies (even by kill -9)
+    except BaseException:  # noqa: BLE001 - said on stderr, then the same end as any other
+        traceback.print_exc()
+        status = 1
+    finally:
+        isolation.kill_descendants()  # workers and the daemons they left: nothing outlives the grader
+    # Nothing to flush or finalize here, and tearing torch down takes a fifth of a second
+    # the grader would wait for.
+    sys.stderr.flush()
+    os._exit(status)
+
+
+def main() -> None:
+    """``python -c ... CONTROL_FD torch|numpy [shared]``: a zygote, or with ``shared`` the
+    batch's interpreter that forks one per grading process (``serve_zygotes``)."""
+    isolation.adopt_orphans()
+    control = socket.socket(fileno=int(sys.argv[1]))
+    with_torch = sys.argv[2:3] != ["numpy"]
+    gc.disable()  # while importing: no collections of objects that all live on, no holes
+    warm_up(with_torch)
+    if sys.argv[3:4] != ["shared"]:
+        freeze_heap()
+        # Ready for its first worker now; the rest is imported while that worker runs.
+        _serve_until_hung_up(control, lambda: (gc.disable(), warm_up_more(with_torch), freeze_heap()))
+    # The zygotes it forks inherit everything: no worker of the batch imports it again.
+    warm_up_more(with_torch)
+    freeze_heap()
+    try:
+        serve_zygotes(control)
+    finally:
+        isolation.kill_descendants()  # every zygote it forked, and everything under them
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
