@@ -26,10 +26,8 @@ def test_no_other_file_hard_codes_a_torch_version():
     places = [ROOT / "Makefile", ROOT / "ci" / "instructor.yml", *ROOT.glob("assignments/*/manifest.toml"),
               *(ROOT / "graders").rglob("*.py")]
     pinned = [str(p.relative_to(ROOT)) for p in places if SETTINGS["torch-pin"] in p.read_text()]
-    assert pinned == ["graders/outputs/export.py"]  # its fallback default, checked equal below
-    from graders.outputs import export
-
-    assert export.DEFAULT_TORCH_PIN == SETTINGS["torch-pin"] and export.TORCH_CPU_INDEX == SETTINGS["torch-index"]
+    assert pinned == ["graders/outputs/release.py"]  # its fallback default, checked equal below
+    assert release.DEFAULT_TORCH_PIN == SETTINGS["torch-pin"] and release.TORCH_CPU_INDEX == SETTINGS["torch-index"]
 
 
 @pytest.mark.parametrize("name", ["a1_foundations", "a3_torch_layers", "a4_conv", "a5_autograd"])
@@ -102,9 +100,10 @@ def test_a_numpy_assignment_never_imports_torch(a2, make_submission):
     run = subprocess.run([sys.executable, "-c", f"""
 import sys
 from pathlib import Path
-from graders.grading import assignment, engine
+from graders import kinds
+from graders.grading import engine
 from graders.sandbox.host import RemoteImpl, Worker
-a2 = assignment.load("a2_numpy_mlp", Path({str(ROOT)!r}))
+a2 = kinds.load("a2_numpy_mlp", Path({str(ROOT)!r}))
 result = engine.grade(a2, Path({str(make_submission('alice', {'mlp.py': probe}))!r}), "alice")
 assert result.score == result.max_score > 0, result.score
 with Worker(Path({str(make_submission('bob', {'mlp.py': probe}))!r}), "mlp", a2.limits, with_torch=False) as worker:
