@@ -33,7 +33,7 @@ from pathlib import Path
 from graders import __version__, kinds
 from graders.grading import assignment as assignments, engine
 from graders.sandbox import executors, gpus, isolation, host, submission
-from graders.integrity import guard
+from graders.integrity import enforce, guard
 from graders.outputs import render
 from graders.grading.hidden import seed_secret
 from graders.sandbox.submission import BatchError
@@ -272,7 +272,7 @@ def _warm(assignment: assignments.Assignment) -> assignments.Assignment:
         # hidden tests' small tensors waking a thread pool costs more than the arithmetic
         # (a 6x6 convolution: 15 ms with two threads on a busy 2-core machine, 0.05 ms with one).
         torch.set_num_threads(1)
-        with guard.watching([guard.AUTOGRAD]):
+        with enforce.watching([guard.AUTOGRAD]):
             torch.zeros(1) + 1
     isolation.level()
     # What is loaded now lives as long as this process: kept out of its garbage
