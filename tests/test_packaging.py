@@ -59,6 +59,13 @@ def test_an_infinite_loop_fails_one_public_test_with_its_name(tmp_path, load):
     assert run.returncode != 0 and "Timeout" in run.stdout and "relu" in run.stdout
 
 
+def test_every_subpackage_is_installed():
+    """setuptools lists packages by hand: a new layer missing there installs without it."""
+    listed = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    found = {".".join(path.parent.relative_to(ROOT).parts) for path in (ROOT / "graders").rglob("__init__.py")}
+    assert sorted(listed) == sorted(found)
+
+
 @pytest.mark.parametrize("module", MODULES)
 def test_every_module_imports_on_its_own(module):
     run = subprocess.run([sys.executable, "-c", f"import graders.{module}"], cwd=ROOT, capture_output=True, text=True,
