@@ -374,3 +374,10 @@ def test_template_check_script_agrees_with_the_grader(q1, tmp_path):
     (folder / "answers.toml").write_text('q03 = "2,9"\n')
     completed = run()
     assert completed.returncode == 1 and "option 9 does not exist" in completed.stdout
+
+
+def test_an_unknown_kind_is_a_manifest_error_naming_the_kinds(tmp_path):
+    (tmp_path / "assignments" / "essay").mkdir(parents=True)
+    (tmp_path / "assignments" / "essay" / "manifest.toml").write_text('kind = "essay"\n')
+    with pytest.raises(ManifestError, match='kind must be "code" or "quiz", not \'essay\''):
+        kinds.load("essay", tmp_path)
