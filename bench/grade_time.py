@@ -43,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from graders.grading import assignment as assignments  # noqa: E402
+from graders import kinds  # noqa: E402
 from graders.sandbox import executors  # noqa: E402
 
 TARGET = 0.15  # median per submission / the bare import
@@ -171,7 +171,7 @@ def _cmdline(pid: int) -> str:
 
 
 def bench(name: str, count: int, workers: int, executor: str, batch: int = 0) -> dict:
-    assignment = assignments.load(name, ROOT)
+    assignment = kinds.load(name, ROOT)
     with tempfile.TemporaryDirectory(prefix="nngrade-bench-") as scratch:
         root, out = Path(scratch) / "subs", Path(scratch) / "out"
         made = make_submissions(assignment, count, root)
@@ -220,7 +220,7 @@ def profile(name: str, count: int) -> None:
     from graders.grading import bulk, engine
     from graders.sandbox import host
 
-    assignment = assignments.load(name, ROOT)
+    assignment = kinds.load(name, ROOT)
     with tempfile.TemporaryDirectory(prefix="nngrade-profile-") as scratch:
         root = Path(scratch)
         made = make_submissions(assignment, count + 1, root)
@@ -272,7 +272,7 @@ def main() -> int:
     results, skipped = [], {}
     for name in names:
         try:
-            assignments.load(name, ROOT).tests  # noqa: B018 - fail early on a broken assignment
+            kinds.load(name, ROOT).tests  # noqa: B018 - fail early on a broken assignment
         except Exception as error:  # noqa: BLE001 - report and go on with the others
             skipped[name] = f"{type(error).__name__}: {error}"
             print(f"\n{name}: skipped, it does not load ({skipped[name]})", flush=True)

@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from graders.grading import assignment as assignments  # noqa: E402
+from graders import kinds  # noqa: E402
 from graders.sandbox import executors  # noqa: E402
 
 TARGET = 0.1  # grade-all's wall time for the batch, as a fraction of nbgrader autograde's
@@ -188,7 +188,7 @@ def main() -> int:
     parser.add_argument("--mistake", default=DEFAULT_MISTAKE, help="a catalogued mistake's id")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each grade-all (default %(default)s)")
     args = parser.parse_args()
-    assignment = assignments.load(args.assignment, ROOT)
+    assignment = kinds.load(args.assignment, ROOT)
     students = cohort(assignment, args.students, args.wrong, args.mistake)
     wrong = {s for s, entry in students.items() if entry is not None and entry.id == args.mistake}
     cores = executors.usable_cores()

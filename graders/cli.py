@@ -149,11 +149,12 @@ def _check_devices(loaded, choice: str) -> None:
 
 
 def _sandbox_level(loaded) -> str:
-    """The isolation level this run grades at, decided before any grading (code
-    assignments only: a quiz runs no student code). Raises ``IsolationUnavailable``."""
+    """The isolation level this run grades at, decided before any grading ("" where no
+    student code runs). Raises ``IsolationUnavailable``."""
+    from graders import kinds
     from graders.sandbox import isolation
 
-    return "" if loaded.kind == "quiz" else isolation.level()
+    return isolation.level() if kinds.of(loaded).runs_student_code else ""
 
 
 def _devices(choice: str):
@@ -161,29 +162,26 @@ def _devices(choice: str):
 
 
 def _validate(args) -> int:
-    from graders.grading import assignment, validate
+    from graders import kinds
 
-    loaded = assignment.load(args.assignment)
-    if loaded.kind == "quiz":
-        print(f"Validating {loaded.name}: {len(loaded.questions)} questions, {len(loaded.mistakes)} known mistakes")
-    else:
-        print(f"Validating {loaded.name}: {len(loaded.tests)} hidden tests, {len(loaded.mistakes)} known mistakes, "
-              f"{len(loaded.variants)} correct variants")
+    loaded = kinds.load(args.assignment)
+    kind = kinds.of(loaded)
+    print(f"Validating {loaded.name}: {kind.summary(loaded)}")
     _check_devices(loaded, args.device)
     _sandbox_level(loaded)
-    checks = validate.validate(loaded, _devices(args.device))
+    checks = kind.validate(loaded, _devices(args.device))
     failed = [c for c in checks if not c.ok]
     print(f"\n{len(checks) - len(failed)} of {len(checks)} checks passed" + (": VALID" if not failed else ": NOT VALID"))
     return 1 if failed else 0
 
 
 def _guard(args) -> int:
-    from graders.grading import assignment
+    from graders import kinds
     from graders.integrity import guard
 
     used: dict[str, list[str]] = {}
     if args.assignment:
-        loaded = assignment.load(args.assignment)
+        loaded = kinds.load(args.assignment)
         for task in getattr(loaded, "tasks", {}).values():
             for group in task.forbidden:
                 used.setdefault(group, []).append(task.id)
@@ -203,6 +201,7 @@ def _guard(args) -> int:
 
 
 def _release(args) -> int:
+    from graders import kinds
     from graders.grading import assignment
     from graders.outputs import release
 
@@ -214,13 +213,14 @@ def _release(args) -> int:
         return notebook.release_command(names, root, args.out or root / "build" / "nbgrader", args.check)
     stale = 0
     for name in names:
-        loaded = assignment.load(name, root)
+        loaded = kinds.load(name, root)
+        files = kinds.of(loaded).template_files(loaded)
         if args.check:
-            problems = release.out_of_sync(loaded, root / "student_template")
+            problems = release.out_of_sync(name, files, root / "student_template")
             stale += bool(problems)
             print(f"{name}: " + ("in sync" if not problems else "OUT OF SYNC\n  " + "\n  ".join(problems)))
         else:
-            target = release.release(loaded, root / "student_template")
+            target = release.release(name, files, root / "student_template")
             print(f"{name}: wrote {target}")
     return 1 if stale else 0
 
@@ -228,21 +228,21 @@ def _release(args) -> int:
 def _grade(args) -> int:
     import json
 
-    from graders.grading import assignment, engine
+    from graders import kinds
     from graders.outputs import classroom, junit, render
 
     if not args.submission.is_dir():
         raise FileNotFoundError(f"{args.submission} is not a folder")
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise FileNotFoundError(f"--out {args.out} is a file; give a folder (it is created if missing)")
-    loaded = assignment.load(args.assignment)
+    loaded = kinds.load(args.assignment)
     _check_devices(loaded, args.device)
     _sandbox_level(loaded)
     from graders.sandbox import submission
 
     student = args.student or Path(os.path.abspath(args.submission)).name
-    result = engine.grade(loaded, args.submission, student, _devices(args.device),
-                          identity=submission.metadata_identity(args.submission))
+    result = kinds.of(loaded).grade(loaded, args.submission, student, _devices(args.device),
+                                    identity=submission.metadata_identity(args.submission))
     document = render.results_json(result)
     formatted = {"gradescope": lambda: json.dumps(document, indent=2) + "\n",
                  "classroom": lambda: json.dumps(classroom.classroom_result(document), indent=2) + "\n",
@@ -279,9 +279,9 @@ def _grade_all(args) -> int:
     if problem:
         print(f"nngrade: {problem}", file=sys.stderr)
         return 2
-    from graders.grading import assignment
+    from graders import kinds
 
-    loaded = assignment.load(args.assignment)
+    loaded = kinds.load(args.assignment)
     _check_devices(loaded, args.device)
     _sandbox_level(loaded)
     progress = bulk.ConsoleProgress()
@@ -327,7 +327,7 @@ def _check_outputs(args) -> str:
 def _after_grade_all(args, outcomes) -> None:
     """Outputs made from the finished results: junit.xml, the roster's identifiers in
     grades.csv, and the nbgrader gradebook."""
-    from graders.grading import assignment
+    from graders import kinds
     from graders.outputs import gradebook, junit, render
 
     students = [o.student for o in outcomes]
@@ -335,7 +335,7 @@ def _after_grade_all(args, outcomes) -> None:
     if args.roster:
         render.write_csv([o.row for o in outcomes], args.out / "grades.csv", _read_roster(args.roster))
     if args.gradebook:
-        loaded = assignment.load(args.assignment)
+        loaded = kinds.load(args.assignment)
         graded = [o.student for o in outcomes if o.row.get("status") != "grader_error"]
         count = gradebook.write(args.gradebook, loaded.name, loaded.module, args.out, graded)
         print(f"Recorded {count} students' scores in the nbgrader gradebook {args.gradebook}")
@@ -372,10 +372,10 @@ def _report(args) -> int:
 
 
 def _export(args) -> int:
-    from graders.grading import assignment
+    from graders import kinds
     from graders.outputs import export, release
 
-    loaded = assignment.load(args.assignment)
+    loaded = kinds.load(args.assignment)
     if args.platform == "gradescope":
         target = export.build_gradescope(loaded, args.output or Path(f"{loaded.name}-gradescope.zip"))
         print(f"Gradescope autograder for {loaded.name} written to {target}: upload it as the "

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from graders.grading import assignment as assignments
+from graders import kinds
+from graders.grading.assignment import ManifestError
 from graders.grading import compare, engine, validate
 from graders.outputs import render, report
 
@@ -224,10 +225,10 @@ def test_cascade_is_a_checked_manifest_option(tmp_path, a2):
         (tmp_path / value / "reference" / "a2_numpy_mlp").mkdir(parents=True)
         (tmp_path / value / "reference" / "a2_numpy_mlp" / "mlp.py").write_text(a2.reference_source)
         if ok:
-            assert assignments.load("a2_numpy_mlp", tmp_path / value).cascade == value
+            assert kinds.load("a2_numpy_mlp", tmp_path / value).cascade == value
         else:
-            with pytest.raises(assignments.ManifestError, match="cascade must be one of"):
-                assignments.load("a2_numpy_mlp", tmp_path / value)
+            with pytest.raises(ManifestError, match="cascade must be one of"):
+                kinds.load("a2_numpy_mlp", tmp_path / value)
     assert a2.cascade == "penalise"
 
 

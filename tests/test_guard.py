@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from graders.grading import engine
-from graders.integrity import guard
+from graders.integrity import enforce, guard
 from graders.outputs import release
 
 X = torch.randn(2, 3, 6, 5, dtype=torch.float64)
@@ -159,11 +159,11 @@ def _refused(spelling):
     group, action = SPELLINGS[spelling]
     with torch.inference_mode(False):
         if spelling in QUIET:
-            with guard.watching([group]) as seen:
+            with enforce.watching([group]) as seen:
                 action()
         else:
             with pytest.raises(guard.ForbiddenCall):
-                with guard.watching([group]) as seen:
+                with enforce.watching([group]) as seen:
                     action()
     assert seen.violation is not None and seen.violation.group == group
     assert not torch.is_anomaly_enabled()  # the guard switched its autograd trap off again
@@ -183,7 +183,7 @@ def test_a_thread_started_before_the_call_is_refused_during_it():
 
     thread = threading.Thread(target=server)
     thread.start()
-    with guard.watching(["torch.conv"]) as seen:
+    with enforce.watching(["torch.conv"]) as seen:
         requests.append(1)
         ready.set()
         done.wait(10)
@@ -196,7 +196,7 @@ def test_allowed_operators_pass_through_unchanged_autograd_included():
     leaf = X.clone().requires_grad_()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "an autograd kernel was not registered" must not appear
-        with guard.watching(["torch.pool", "torch.tanh"]) as seen:
+        with enforce.watching(["torch.pool", "torch.tanh"]) as seen:
             out = F.conv2d(leaf, W)
             out.sum().backward()
             dropped = F.dropout(V, 0.0)
@@ -206,7 +206,7 @@ def test_allowed_operators_pass_through_unchanged_autograd_included():
 
 
 def test_other_groups_do_not_interfere():
-    with guard.watching(["torch.conv", "torch.pool", "autograd"]) as seen:
+    with enforce.watching(["torch.conv", "torch.pool", "autograd"]) as seen:
         padded = F.pad(X, (1, 1, 1, 1))
         torch.einsum("nchw,fchw->nf", padded[:, :, :3, :2], W)
         padded.as_strided((2, 3, 2, 2), padded.stride()).sum()
@@ -280,7 +280,7 @@ def _arguments(op):
 def test_every_operator_of_every_family_is_refused():
     """Called with CPU tensors, every overload with a CPU kernel fails with our refusal; every
     one (CUDA-only ones included) has our kernel at every key it had a kernel for."""
-    fence = guard.install()
+    fence = enforce.install()
     called, untestable = 0, []
     for group in guard.GROUPS:
         for name in guard.family(group):
@@ -300,7 +300,7 @@ def test_every_operator_of_every_family_is_refused():
                 untestable.append(name)
                 continue
             with pytest.raises(guard.ForbiddenCall):
-                with guard.watching([group]):
+                with enforce.watching([group]):
                     op(*built[0], **built[1])
             called += 1
     assert called > 250
@@ -310,12 +310,12 @@ def test_every_operator_of_every_family_is_refused():
 
 RAW_GROUP = """
 import torch
-from graders.integrity import guard
+from graders.integrity import enforce, guard
 V = torch.randn(7, dtype=torch.float64)
 cases = lambda: (V * 0.1, V.float() * 0.1, torch.ones(2, dtype=torch.int64) * 2.5, V * 3)
 before = cases()
 try:
-    with guard.watching(["aten.mul"]):
+    with enforce.watching(["aten.mul"]):
         V * 2
     raise SystemExit("not refused")
 except guard.ForbiddenCall:

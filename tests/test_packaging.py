@@ -9,6 +9,7 @@ import tomllib
 import pytest
 
 from conftest import ROOT
+from graders import kinds
 from graders.outputs import release
 
 SETTINGS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["nngrade"]
@@ -26,10 +27,8 @@ def test_no_other_file_hard_codes_a_torch_version():
     places = [ROOT / "Makefile", ROOT / "ci" / "instructor.yml", *ROOT.glob("assignments/*/manifest.toml"),
               *(ROOT / "graders").rglob("*.py")]
     pinned = [str(p.relative_to(ROOT)) for p in places if SETTINGS["torch-pin"] in p.read_text()]
-    assert pinned == ["graders/outputs/export.py"]  # its fallback default, checked equal below
-    from graders.outputs import export
-
-    assert export.DEFAULT_TORCH_PIN == SETTINGS["torch-pin"] and export.TORCH_CPU_INDEX == SETTINGS["torch-index"]
+    assert pinned == ["graders/outputs/release.py"]  # its fallback default, checked equal below
+    assert release.DEFAULT_TORCH_PIN == SETTINGS["torch-pin"] and release.TORCH_CPU_INDEX == SETTINGS["torch-index"]
 
 
 @pytest.mark.parametrize("name", ["a1_foundations", "a3_torch_layers", "a4_conv", "a5_autograd"])
@@ -43,7 +42,8 @@ def test_a_numpy_template_installs_no_torch_and_every_workflow_caches_pip(load):
     files = release.template_files(load("a2_numpy_mlp"))
     assert "torch" not in files["requirements.txt"] and "pytest-timeout" in files["requirements.txt"]
     for name in ("a2_numpy_mlp", "a3_torch_layers", "q1_concepts"):
-        assert "cache: pip" in release.template_files(load(name))[".github/workflows/classroom.yml"]
+        assignment = load(name)
+        assert "cache: pip" in kinds.of(assignment).template_files(assignment)[".github/workflows/classroom.yml"]
 
 
 def test_an_infinite_loop_fails_one_public_test_with_its_name(tmp_path, load):
@@ -59,6 +59,13 @@ def test_an_infinite_loop_fails_one_public_test_with_its_name(tmp_path, load):
     assert run.returncode != 0 and "Timeout" in run.stdout and "relu" in run.stdout
 
 
+def test_every_subpackage_is_installed():
+    """setuptools lists packages by hand: a new layer missing there installs without it."""
+    listed = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    found = {".".join(path.parent.relative_to(ROOT).parts) for path in (ROOT / "graders").rglob("__init__.py")}
+    assert sorted(listed) == sorted(found)
+
+
 @pytest.mark.parametrize("module", MODULES)
 def test_every_module_imports_on_its_own(module):
     run = subprocess.run([sys.executable, "-c", f"import graders.{module}"], cwd=ROOT, capture_output=True, text=True,
@@ -67,11 +74,13 @@ def test_every_module_imports_on_its_own(module):
 
 
 def test_no_import_cycle_among_the_modules():
+    """Counting imports inside functions too: a cycle broken by a function-level import
+    still ties its modules together, and fails the first time the import order changes."""
     graph = {}
     for module in MODULES:
         tree = ast.parse((ROOT / "graders" / f"{module.replace('.', '/')}.py").read_text())
         needs = set()
-        for node in tree.body:  # what importing the module imports
+        for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("graders"):
                 package = node.module.removeprefix("graders").lstrip(".")
                 needs.add(package)  # the module itself, or a package whose modules are named
@@ -102,9 +111,10 @@ def test_a_numpy_assignment_never_imports_torch(a2, make_submission):
     run = subprocess.run([sys.executable, "-c", f"""
 import sys
 from pathlib import Path
-from graders.grading import assignment, engine
+from graders import kinds
+from graders.grading import engine
 from graders.sandbox.host import RemoteImpl, Worker
-a2 = assignment.load("a2_numpy_mlp", Path({str(ROOT)!r}))
+a2 = kinds.load("a2_numpy_mlp", Path({str(ROOT)!r}))
 result = engine.grade(a2, Path({str(make_submission('alice', {'mlp.py': probe}))!r}), "alice")
 assert result.score == result.max_score > 0, result.score
 with Worker(Path({str(make_submission('bob', {'mlp.py': probe}))!r}), "mlp", a2.limits, with_torch=False) as worker:

@@ -9,8 +9,9 @@ import sys
 import pytest
 
 from conftest import ROOT
-from graders import quiz, quiz_format
-from graders.grading import engine
+from graders import kinds
+from graders.quiz import answers_format, model, scoring, templates
+from graders.quiz import validate as quiz_validate
 from graders.outputs import render
 from graders.grading.assignment import ManifestError
 
@@ -20,9 +21,7 @@ SEEDS = {"000_9bbf8ffadf947a5d.txt", "001_ee12781785da78a3.txt", "002_db81f610ea
 
 @pytest.fixture(scope="module")
 def q1():
-    from graders.grading import assignment
-
-    return assignment.load("q1_concepts", ROOT)
+    return kinds.load("q1_concepts", ROOT)
 
 
 def answers_file(tmp_path, text, name="student"):
@@ -35,8 +34,8 @@ def answers_file(tmp_path, text, name="student"):
 
 # --------------------------------------------------------------------------- arithmetic
 
-MULTI = quiz.Question("m", "t", "multi", 3.0, "?", "s", "i", "c", ("a", "b", "c", "d", "e"))
-MULTI_KEY = quiz.KeyEntry((2, 3, 5))
+MULTI = model.Question("m", "t", "multi", 3.0, "?", "s", "i", "c", ("a", "b", "c", "d", "e"))
+MULTI_KEY = model.KeyEntry((2, 3, 5))
 
 
 @pytest.mark.parametrize("picks, fraction", [
@@ -51,51 +50,51 @@ MULTI_KEY = quiz.KeyEntry((2, 3, 5))
     (None, 0.0),               # not answered
 ])
 def test_multi_select_partial_credit(picks, fraction):
-    assert quiz.score(MULTI, MULTI_KEY, picks) == pytest.approx(fraction)
+    assert scoring.score(MULTI, MULTI_KEY, picks) == pytest.approx(fraction)
 
 
 def test_ticking_every_option_scores_zero_on_the_whole_quiz(q1, tmp_path):
     everything = {q.id: ",".join(str(o) for o in range(1, len(q.options) + 1))
                   for q in q1.questions.values() if q.type == "multi"}
-    result = engine.grade(q1, answers_file(tmp_path, quiz.answers_text(q1, everything)), "s")
+    result = scoring.grade(q1, answers_file(tmp_path, templates.answers_text(q1, everything)), "s")
     assert result.status == "graded" and len(everything) >= 10
     assert result.score == 0  # it earned 7.67 of the 26 multi-select points under (right - wrong) / correct
 
 
 def test_a_multi_question_with_no_wrong_option_is_refused():
-    every = quiz.KeyEntry((1, 2, 3, 4, 5))
+    every = model.KeyEntry((1, 2, 3, 4, 5))
     with pytest.raises(ManifestError, match="at least one wrong option"):
-        quiz._key_entry(MULTI, {"answer": [1, 2, 3, 4, 5]}, "answers.m")
-    assert quiz.score(MULTI, every, (1, 2, 3, 4, 5)) == 1.0  # and scoring one anyway does not divide by 0
+        model._key_entry(MULTI, {"answer": [1, 2, 3, 4, 5]}, "answers.m")
+    assert scoring.score(MULTI, every, (1, 2, 3, 4, 5)) == 1.0  # and scoring one anyway does not divide by 0
 
 
 def test_single_correct_multi_and_true_false():
     single = dataclasses.replace(MULTI, options=("a", "b", "c"))
-    assert quiz.score(single, quiz.KeyEntry((2,)), (2,)) == 1.0
-    assert quiz.score(single, quiz.KeyEntry((2,)), (1, 2)) == 0.5  # one of two wrong options
-    assert quiz.score(single, quiz.KeyEntry((2,)), (1, 2, 3)) == 0.0
+    assert scoring.score(single, model.KeyEntry((2,)), (2,)) == 1.0
+    assert scoring.score(single, model.KeyEntry((2,)), (1, 2)) == 0.5  # one of two wrong options
+    assert scoring.score(single, model.KeyEntry((2,)), (1, 2, 3)) == 0.0
     tf = dataclasses.replace(MULTI, type="true_false", options=())
-    assert quiz.score(tf, quiz.KeyEntry(False), False) == 1.0
-    assert quiz.score(tf, quiz.KeyEntry(False), True) == 0.0
+    assert scoring.score(tf, model.KeyEntry(False), False) == 1.0
+    assert scoring.score(tf, model.KeyEntry(False), True) == 0.0
 
 
 NUMERIC = dataclasses.replace(MULTI, type="numeric", options=())
 
 
 @pytest.mark.parametrize("key, value, accepted", [
-    (quiz.KeyEntry(-0.164, abs=0.0005), -0.164, True),
-    (quiz.KeyEntry(-0.164, abs=0.0005), -0.1645, True),     # the edge is inclusive
-    (quiz.KeyEntry(-0.164, abs=0.0005), -0.1635, True),
-    (quiz.KeyEntry(-0.164, abs=0.0005), -0.16451, False),   # just outside
-    (quiz.KeyEntry(-0.164, abs=0.0005), 0.164, False),      # the sign matters
-    (quiz.KeyEntry(1e6, rel=1e-3), 1.001e6, True),          # relative tolerance
-    (quiz.KeyEntry(1e6, rel=1e-3), 1.0011e6, False),
-    (quiz.KeyEntry(0.0, abs=0.0005), -0.0004, True),        # around zero only abs helps
-    (quiz.KeyEntry(0.0, rel=0.1, abs=0.0), 1e-9, False),
-    (quiz.KeyEntry(2.0, abs=0.5, rel=0.01), 2.5, True),     # the larger of abs and rel counts
+    (model.KeyEntry(-0.164, abs=0.0005), -0.164, True),
+    (model.KeyEntry(-0.164, abs=0.0005), -0.1645, True),     # the edge is inclusive
+    (model.KeyEntry(-0.164, abs=0.0005), -0.1635, True),
+    (model.KeyEntry(-0.164, abs=0.0005), -0.16451, False),   # just outside
+    (model.KeyEntry(-0.164, abs=0.0005), 0.164, False),      # the sign matters
+    (model.KeyEntry(1e6, rel=1e-3), 1.001e6, True),          # relative tolerance
+    (model.KeyEntry(1e6, rel=1e-3), 1.0011e6, False),
+    (model.KeyEntry(0.0, abs=0.0005), -0.0004, True),        # around zero only abs helps
+    (model.KeyEntry(0.0, rel=0.1, abs=0.0), 1e-9, False),
+    (model.KeyEntry(2.0, abs=0.5, rel=0.01), 2.5, True),     # the larger of abs and rel counts
 ])
 def test_numeric_tolerance_edges(key, value, accepted):
-    assert (quiz.score(NUMERIC, key, value) == 1.0) == accepted
+    assert (scoring.score(NUMERIC, key, value) == 1.0) == accepted
 
 
 # --------------------------------------------------------------------------- grading q1
@@ -113,19 +112,19 @@ def test_q1_has_at_least_40_questions_each_from_a_seed(q1):
 
 
 def test_key_scores_full_marks_and_blank_template_zero(q1, tmp_path):
-    result = engine.grade(q1, answers_file(tmp_path, quiz.answers_text(q1, quiz.key_as_answers(q1)), "key"), "key")
+    result = scoring.grade(q1, answers_file(tmp_path, templates.answers_text(q1, templates.key_as_answers(q1)), "key"), "key")
     assert result.status == "graded" and result.score == result.max_score == sum(q.points for q in q1.questions.values())
     assert [t.name for t in result.tests] == list(q1.questions)
     assert {t.task for t in result.tests} == set(q1.topics)
     blank = (ROOT / "student_template" / "q1_concepts" / "answers.toml").read_text()
-    result = engine.grade(q1, answers_file(tmp_path, blank, "blank"), "blank")
+    result = scoring.grade(q1, answers_file(tmp_path, blank, "blank"), "blank")
     assert result.status == "graded" and result.score == 0
     assert all(t.message == "not answered" for t in result.tests)
 
 
 def test_partial_answers_and_skips(q1, tmp_path):
     text = 'q03 = "1,2"\nq04 = "False"\nq01 = "-0.1642"\nq17 = [2, 3, 5, 1]\n'
-    result = engine.grade(q1, answers_file(tmp_path, text), "s")
+    result = scoring.grade(q1, answers_file(tmp_path, text), "s")
     points = {t.name: t.points for t in result.tests}
     assert points["q03"] == pytest.approx(1.0)  # 2 of 4 right picks of a 2-point question
     assert points["q04"] == 1 and points["q01"] == 2
@@ -150,7 +149,7 @@ def test_partial_answers_and_skips(q1, tmp_path):
     ('q01 = "x"\nq04 = 3\n', ["q01", "q04"]),                                # every problem is listed
 ])
 def test_malformed_answers_are_a_clear_error(q1, tmp_path, text, fragments):
-    result = engine.grade(q1, answers_file(tmp_path, text), "s")
+    result = scoring.grade(q1, answers_file(tmp_path, text), "s")
     assert result.status == "not_loaded" and result.score == 0
     assert result.max_score == sum(q.points for q in q1.questions.values())  # still out of the full score
     for fragment in fragments:
@@ -160,18 +159,18 @@ def test_malformed_answers_are_a_clear_error(q1, tmp_path, text, fragments):
 
 
 def test_missing_linked_large_and_binary_answer_files(q1, tmp_path):
-    cases = {"missing": None, "large": "q01 = 1\n" + "#" * (quiz_format.SIZE_LIMIT + 10) + "\n"}
-    messages = {label: engine.grade(q1, answers_file(tmp_path, text, label), label).message
+    cases = {"missing": None, "large": "q01 = 1\n" + "#" * (answers_format.SIZE_LIMIT + 10) + "\n"}
+    messages = {label: scoring.grade(q1, answers_file(tmp_path, text, label), label).message
                 for label, text in cases.items()}
     assert "no answers.toml" in messages["missing"] and "larger than 64 KB" in messages["large"]
     binary = answers_file(tmp_path, None, "binary")
     (binary / "answers.toml").write_bytes(b"q01 = \"\xff\"\n")
-    assert "not UTF-8" in engine.grade(q1, binary, "binary").message
+    assert "not UTF-8" in scoring.grade(q1, binary, "binary").message
     linked = answers_file(tmp_path, None, "linked")
     secret = tmp_path / "secret.toml"
     secret.write_text('q01 = "1"\n')
     os.symlink(secret, linked / "answers.toml")
-    result = engine.grade(q1, linked, "linked")
+    result = scoring.grade(q1, linked, "linked")
     assert result.status == "not_loaded" and "plain file" in result.message
 
 
@@ -199,26 +198,26 @@ HOSTILE_FILES = {
 @pytest.mark.parametrize("label", HOSTILE_FILES)
 def test_hostile_answer_files_are_not_loaded_with_a_plain_reason(q1, tmp_path, label):
     text, fragment = HOSTILE_FILES[label]
-    result = engine.grade(q1, answers_file(tmp_path, text), "s")
+    result = scoring.grade(q1, answers_file(tmp_path, text), "s")
     assert result.status == "not_loaded" and result.score == 0
     assert fragment in result.message and len(result.message) < 1000, result.message[:1000]
     # The template's check_answers.py is this same code: it says what is wrong, never crashes.
-    assert quiz_format.main([str(tmp_path / "s" / "answers.toml")], q1.format_spec()) == 1
+    assert answers_format.main([str(tmp_path / "s" / "answers.toml")], q1.format_spec()) == 1
 
 
 def test_thousands_of_bad_lines_are_summarised(q1, tmp_path):
     text = "".join(f"k{i} = 1\n" for i in range(6500))  # just under the 64 KB cap
-    result = engine.grade(q1, answers_file(tmp_path, text), "s")
+    result = scoring.grade(q1, answers_file(tmp_path, text), "s")
     problems = result.message.splitlines()[1:]
-    assert result.status == "not_loaded" and len(problems) == quiz_format.PROBLEMS_SHOWN + 1
+    assert result.status == "not_loaded" and len(problems) == answers_format.PROBLEMS_SHOWN + 1
     assert problems[0] == "- line 1: 'k0' is not a question id (the ids are q01 to q69)"
-    assert problems[-1] == f"- ... and {6500 - quiz_format.PROBLEMS_SHOWN} more problems like these"
+    assert problems[-1] == f"- ... and {6500 - answers_format.PROBLEMS_SHOWN} more problems like these"
 
 
 def test_a_byte_order_mark_is_not_a_format_error(q1, tmp_path):
     folder = answers_file(tmp_path, None)
     (folder / "answers.toml").write_bytes(b"\xef\xbb\xbfq04 = false\n")  # as Windows editors save UTF-8
-    result = engine.grade(q1, folder, "s")
+    result = scoring.grade(q1, folder, "s")
     assert result.status == "graded" and result.score == 1
 
 
@@ -239,7 +238,7 @@ def test_random_and_mangled_answer_files_never_crash_the_grader(q1, tmp_path):
     import random
 
     rng = random.Random(16)
-    key = quiz.answers_text(q1, quiz.key_as_answers(q1))
+    key = templates.answers_text(q1, templates.key_as_answers(q1))
     files = [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 400))) for _ in range(100)]
     for _ in range(300):  # the key with a few answers replaced by odd values
         lines = key.splitlines()
@@ -257,7 +256,7 @@ def test_random_and_mangled_answer_files_never_crash_the_grader(q1, tmp_path):
         folder = tmp_path / f"s{number}"
         folder.mkdir()
         (folder / "answers.toml").write_bytes(data)
-        result = engine.grade(q1, folder, "s")
+        result = scoring.grade(q1, folder, "s")
         assert result.status == "graded" or result.status == "not_loaded" and 0 < len(result.message) < 4000, data[:200]
         statuses.add(result.status)
     assert statuses == {"graded", "not_loaded"}  # odd but readable values ("3", "1, 3") are graded
@@ -266,8 +265,8 @@ def test_random_and_mangled_answer_files_never_crash_the_grader(q1, tmp_path):
 # --------------------------------------------------------------------------- feedback
 
 def _wrong_on_q15(q1, tmp_path, name):
-    answers = {**quiz.key_as_answers(q1), "q15": 0.0884, "q03": "1,2,3,4"}  # q03: 3/4 - 1/2
-    return engine.grade(q1, answers_file(tmp_path, quiz.answers_text(q1, answers), name), name)
+    answers = {**templates.key_as_answers(q1), "q15": 0.0884, "q03": "1,2,3,4"}  # q03: 3/4 - 1/2
+    return scoring.grade(q1, answers_file(tmp_path, templates.answers_text(q1, answers), name), name)
 
 
 def test_feedback_names_the_concept_not_the_answer(q1, tmp_path):
@@ -306,12 +305,10 @@ def _quiz_copy(tmp_path):
     (lambda key: key.replace("abs = 0.0005", "abs = 0.0", 1), "needs a tolerance"),
 ])
 def test_a_broken_key_is_a_clear_manifest_error(tmp_path, edit, fragment):
-    from graders.grading import assignment
-
     root = _quiz_copy(tmp_path)
     path = root / "reference" / "q1_concepts" / "answers.toml"
     path.write_text(edit(path.read_text()))
-    broken = assignment.load("q1_concepts", root)
+    broken = kinds.load("q1_concepts", root)
     with pytest.raises(ManifestError, match=re.escape(fragment)):
         broken.key
 
@@ -319,13 +316,11 @@ def test_a_broken_key_is_a_clear_manifest_error(tmp_path, edit, fragment):
 def _validate_edited_copy(tmp_path, edits: dict) -> dict[str, str]:
     """validate a copy of q1 with ``edits`` ({file under the quiz's folders: text -> text});
     returns the failed checks, subject -> detail."""
-    from graders.grading import assignment
-
     root = _quiz_copy(tmp_path)
     for name, edit in edits.items():
         path = root / ("reference" if name == "answers.toml" else "assignments") / "q1_concepts" / name
         path.write_text(edit(path.read_text()))
-    checks = quiz.validate(assignment.load("q1_concepts", root), report=lambda line: None)
+    checks = quiz_validate.validate(kinds.load("q1_concepts", root), report=lambda line: None)
     return {check.subject: check.detail for check in checks if not check.ok}
 
 
@@ -366,12 +361,12 @@ def test_validate_fails_on_a_prompt_that_does_not_say_how_to_round(tmp_path):
 
 def test_template_check_script_agrees_with_the_grader(q1, tmp_path):
     folder = tmp_path / "repo"
-    for relative, text in quiz.template_files(q1).items():
+    for relative, text in templates.template_files(q1).items():
         (folder / relative).parent.mkdir(parents=True, exist_ok=True)
         (folder / relative).write_text(text)
     template = (ROOT / "student_template" / "q1_concepts" / "check_answers.py").read_text()
     assert template == (folder / "check_answers.py").read_text()
-    shipped = "\n".join(quiz.template_files(q1).values())  # nothing of the key ships
+    shipped = "\n".join(templates.template_files(q1).values())  # nothing of the key ships
     assert "0.0625" not in shipped and "1,2,4,6" not in shipped and "[1, 2, 4, 6]" not in shipped
     assert not any(entry.fixed[:40] in shipped for entry in q1.key.values() if entry.fixed)
     run = lambda: subprocess.run([sys.executable, "check_answers.py"], cwd=folder, capture_output=True, text=True)
@@ -379,3 +374,10 @@ def test_template_check_script_agrees_with_the_grader(q1, tmp_path):
     (folder / "answers.toml").write_text('q03 = "2,9"\n')
     completed = run()
     assert completed.returncode == 1 and "option 9 does not exist" in completed.stdout
+
+
+def test_an_unknown_kind_is_a_manifest_error_naming_the_kinds(tmp_path):
+    (tmp_path / "assignments" / "essay").mkdir(parents=True)
+    (tmp_path / "assignments" / "essay" / "manifest.toml").write_text('kind = "essay"\n')
+    with pytest.raises(ManifestError, match='kind must be "code" or "quiz", not \'essay\''):
+        kinds.load("essay", tmp_path)

@@ -4,6 +4,7 @@ import ast
 import pytest
 
 from conftest import ASSIGNMENTS, ROOT
+from graders import kinds
 from graders.outputs import release
 
 
@@ -26,14 +27,15 @@ def test_unbalanced_markers_are_an_error(source):
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_committed_template_matches_a_fresh_release(name, load):
-    problems = release.out_of_sync(load(name), ROOT / "student_template")
+    assignment = load(name)
+    problems = release.out_of_sync(name, kinds.of(assignment).template_files(assignment), ROOT / "student_template")
     assert not problems, f"run `nngrade release {name}`: {problems}"
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_stub_keeps_every_signature_and_docstring(name, load):
     assignment = load(name)
-    if assignment.kind == "quiz":
+    if not kinds.of(assignment).runs_student_code:
         pytest.skip("a quiz ships questions and a blank answers.toml, no code stub (tests/test_quiz.py)")
     reference = ast.parse(assignment.reference_source)
     stub = ast.parse(release.strip_solutions(assignment.reference_source))

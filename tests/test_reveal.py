@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from graders import kinds
 from graders.grading import assignment, engine
 from graders.outputs import render
 
@@ -57,9 +58,9 @@ def test_manifest_reveal_is_checked(tmp_path, load):
         (tmp_path / value / "reference" / "a2_numpy_mlp").mkdir(parents=True)
         (tmp_path / value / "reference" / "a2_numpy_mlp" / "mlp.py").write_text(a2.reference_source)
         if ok:
-            assert assignment.load("a2_numpy_mlp", tmp_path / value).reveal == value
+            assert kinds.load("a2_numpy_mlp", tmp_path / value).reveal == value
         else:
             with pytest.raises(assignment.ManifestError, match="reveal must be one of"):
-                assignment.load("a2_numpy_mlp", tmp_path / value)
+                kinds.load("a2_numpy_mlp", tmp_path / value)
     assert a2.reveal == "messages"  # the default
     assert assignment.reveals("answers", "inputs") and not assignment.reveals("messages", "inputs")

@@ -6,7 +6,6 @@ import inspect
 import os
 import sys
 import textwrap
-import tomllib
 import types
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -76,7 +75,7 @@ class Assignment:
     # Either way feedback says which task to fix first.
     cascade: str = "penalise"
     _modules: dict = field(default_factory=dict, repr=False)
-    kind = "code"  # a quiz is a graders.quiz.Quiz, kind "quiz"
+    kind = "code"  # graders.kinds.CODE; a quiz is a graders.quiz.model.Quiz
 
     @property
     def submission_file(self) -> str:
@@ -193,27 +192,8 @@ class Assignment:
         return (spec.rtol if spec.rtol is not None else rtol, spec.atol if spec.atol is not None else atol)
 
 
-def load(name: str, root: Path | None = None) -> Assignment:
-    root = root or project_root()
-    folder = root / "assignments" / name
-    manifest_path = folder / "manifest.toml"
-    if not manifest_path.is_file():
-        known = ", ".join(available(root)) or "none"
-        raise ManifestError(f"no assignment named {name!r} (no {manifest_path}); known: {known}")
-    try:
-        manifest = tomllib.loads(manifest_path.read_text())
-    except tomllib.TOMLDecodeError as error:
-        raise ManifestError(f"{manifest_path} is not valid TOML: {error}") from None
-    if manifest.get("kind", "code") == "quiz":  # answers.toml, graded in-process (graders.quiz)
-        from graders import quiz
-
-        return quiz.parse(manifest, name, folder, root, manifest_path)
-    if manifest.get("kind", "code") != "code":
-        raise ManifestError(f"{manifest_path}: kind must be \"code\" or \"quiz\", not {manifest['kind']!r}")
-    return _parse(manifest, name, folder, root, manifest_path)
-
-
-def _parse(manifest: dict, name: str, folder: Path, root: Path, where: Path) -> Assignment:
+def parse(manifest: dict, name: str, folder: Path, root: Path, where: Path) -> Assignment:
+    """A code assignment from its manifest (already read; ``graders.kinds.load`` reads it)."""
     def need(table: dict, key: str, kind, context: str = ""):
         if key not in table:
             raise ManifestError(f"{where}: missing required key {context}{key!r}")

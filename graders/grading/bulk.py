@@ -30,10 +30,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from graders import __version__
+from graders import __version__, kinds
 from graders.grading import assignment as assignments, engine
 from graders.sandbox import executors, gpus, isolation, host, submission
-from graders.integrity import guard
+from graders.integrity import enforce, guard
 from graders.outputs import render
 from graders.grading.hidden import seed_secret
 from graders.sandbox.submission import BatchError
@@ -208,7 +208,8 @@ def grading_fingerprint(assignment: assignments.Assignment, devices) -> str:
             versions.append(f"{name}=={importlib.metadata.version(name)}")
         except importlib.metadata.PackageNotFoundError:
             versions.append(f"{name} absent")
-    level = isolation.level() if assignment.kind != "quiz" else "quiz"
+    kind = kinds.of(assignment)
+    level = isolation.level() if kind.runs_student_code else kind.name
     facts = [f"devices asked {sorted(devices) if devices else 'all'}", f"devices present {present}", *versions,
              f"isolation {level}", f"seed secret {hashlib.sha256(seed_secret().encode()).hexdigest()[:16]}"]
     digest.update("\n".join(facts).encode())
@@ -230,7 +231,8 @@ def grade_one(context: Context, job: Job) -> Graded:
     try:
         assignment = _prepare(context)
         with _grading_lock, _materialized(job) as folder:
-            result = engine.grade(assignment, folder, job.student, context.devices, identity=job.identity)
+            result = kinds.of(assignment).grade(assignment, folder, job.student, context.devices,
+                                                identity=job.identity)
     except Exception as error:  # noqa: BLE001 - one broken grading must not stop the batch
         return Graded(job.student, _error_row(context.name, job.student), error=f"{type(error).__name__}: {error}")
     return Graded(job.student, render.csv_row(result), seconds=result.seconds, result=result)
@@ -245,10 +247,10 @@ def _prepare(context: Context) -> assignments.Assignment:
             _state["gpu"] = gpus.pin(os.getpid()) if len(gpus.listed()) > 1 else None
         if _state.get("key") != key:
             assignment = _matching_assignment(context)
-            if assignment.kind != "quiz":  # warming up beside _warm's imports
+            if kinds.of(assignment).runs_student_code:  # warming up beside _warm's imports
                 host.shared_zygote(with_torch=assignment.framework == "torch", wait=False)
             _state["assignment"], _state["key"] = _warm(assignment), key
-        if _state["assignment"].kind != "quiz":
+        if kinds.of(_state["assignment"]).runs_student_code:
             host.shared_zygote(with_torch=_state["assignment"].framework == "torch")
         return _state["assignment"]
 
@@ -258,8 +260,8 @@ def _warm(assignment: assignments.Assignment) -> assignments.Assignment:
     hidden tests, the reference and every catalogued mistake, import torch here (to list
     the devices), register the API guard's kernels at torch's dispatcher once (half a
     second; catalogued mistakes run under it here) and probe the isolation level."""
-    if assignment.kind == "quiz":
-        return assignment  # graded in this process from answers.toml: nothing to warm
+    if not kinds.of(assignment).runs_student_code:
+        return assignment  # graded in this process, as data: nothing to warm
     assignment.tests, assignment.reference  # noqa: B018 - loaded on first access
     for entry in assignment.mistakes:
         assignment.implementation_with(entry)
@@ -270,7 +272,7 @@ def _warm(assignment: assignments.Assignment) -> assignments.Assignment:
         # hidden tests' small tensors waking a thread pool costs more than the arithmetic
         # (a 6x6 convolution: 15 ms with two threads on a busy 2-core machine, 0.05 ms with one).
         torch.set_num_threads(1)
-        with guard.watching([guard.AUTOGRAD]):
+        with enforce.watching([guard.AUTOGRAD]):
             torch.zeros(1) + 1
     isolation.level()
     # What is loaded now lives as long as this process: kept out of its garbage
@@ -291,7 +293,7 @@ def _matching_assignment(context: Context) -> assignments.Assignment:
             continue
         tried.append(str(root))
         if (root / "assignments" / context.name / "manifest.toml").is_file():
-            loaded = assignments.load(context.name, root)
+            loaded = kinds.load(context.name, root)
             if assignment_fingerprint(loaded) == context.fingerprint:
                 return loaded
     raise RuntimeError(f"worker {socket.gethostname()} has no copy of assignments/{context.name} identical to the "
@@ -345,7 +347,7 @@ def grade_all(name: str, root: Path, out: Path, workers: int | None = None, devi
     ``update(graded, done, total)`` and ``end()`` (see ``ConsoleProgress``), or None.
     ``identities``: student -> identity for seeding (a roster's emails); otherwise a
     folder's Gradescope submission_metadata.json, else the student's name."""
-    assignment = assignments.load(name)
+    assignment = kinds.load(name)
     source, holder = open_batch(root, assignment.submission_file)
     try:
         submissions = find_submissions(source, assignment.submission_file)
@@ -383,9 +385,12 @@ def grade_all(name: str, root: Path, out: Path, workers: int | None = None, devi
 
 
 def _similarity(out: Path, assignment, submissions: dict[str, Path]) -> None:
-    """similarity.csv and .json for the report; a failure here never costs a grade."""
+    """similarity.csv and .json for the report (only where students wrote code); a failure
+    here never costs a grade."""
     from graders.integrity import similarity
 
+    if not kinds.of(assignment).runs_student_code:
+        return
     try:
         similarity.write(out, assignment, submissions)
     except Exception as error:  # noqa: BLE001 - the grades are written; say what went wrong
@@ -402,7 +407,7 @@ def _shared_zygotes(assignment: assignments.Assignment, executor: str):
     """For a local pool: one warm interpreter that forks every pool process its zygote,
     so torch is imported once for the batch, not once per process. It starts now, to
     warm up while the pool processes start."""
-    if executor != "local" or assignment.kind == "quiz":
+    if executor != "local" or not kinds.of(assignment).runs_student_code:
         yield None
         return
     zygotes = host.SharedZygotes(with_torch=assignment.framework == "torch")

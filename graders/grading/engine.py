@@ -10,7 +10,7 @@ from pathlib import Path
 
 from graders import __version__
 from graders.sandbox import gpus, isolation
-from graders.integrity import guard, scan, tamper
+from graders.integrity import enforce, guard, scan, tamper
 from graders.grading import probes
 from graders.grading.assignment import Assignment, reveals
 from graders.grading.catalog import Entry
@@ -103,7 +103,7 @@ class LocalImpl:
         groups = self._forbidden_for(target)
         rules, inner = probes.rules_for(kind, groups), probes.inner_rules(kind, groups)
         folder = [str(Path(self._module.__file__).parent)]
-        kwargs = {"inner": lambda: guard.watching(inner, folder)} if inner else {}
+        kwargs = {"inner": lambda: enforce.watching(inner, folder)} if inner else {}
         return self._run(target, probes.run, (kind, getattr(self._module, target), *args), kwargs, rules)
 
     def __getattr__(self, name: str):
@@ -117,7 +117,7 @@ class LocalImpl:
     def _run(self, name, function, args, kwargs, rules):
         watcher = watch(function, args, kwargs)
         try:
-            with guard.watching(rules, [str(Path(self._module.__file__).parent)]) as seen:
+            with enforce.watching(rules, [str(Path(self._module.__file__).parent)]) as seen:
                 value = function(*args, **kwargs)
         except guard.ForbiddenCall:
             pass
@@ -171,10 +171,6 @@ def grade(assignment: Assignment, submission: Path, student: str,
           devices: set[str] | None = None, identity: str | None = None) -> SubmissionResult:
     """``identity``: who the student is for seeding their hidden inputs (an email from the
     roster or Gradescope's metadata), the same on every path; default ``student``."""
-    if assignment.kind == "quiz":  # an answers.toml, read as data: no worker, no student code
-        from graders import quiz
-
-        return quiz.grade(assignment, Path(submission), student)
     started = time.monotonic()
     # Warming up beside this process's own first imports (torch, to list the devices).
     shared_zygote(assignment.framework == "torch", wait=False)

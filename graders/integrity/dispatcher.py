@@ -17,7 +17,7 @@ the sign. With anomaly mode on (a process-wide switch), torch asks
 forbidden that is our function, which refuses when grad mode is on in the calling thread.
 
 Nothing here keeps the state in a module global: the kernels close over it, and the one
-``Fence`` object that sets it is held by ``graders.integrity.guard`` in the trusted process, or by the
+``Fence`` object that sets it is held by ``graders.integrity.enforce`` in the trusted process, or by the
 worker's own stack frame in a worker.
 """
 from __future__ import annotations

@@ -16,9 +16,10 @@ switched off or popped. Autograd is refused as the creation of any autograd grap
 any thread), plus forward-mode AD's ``_make_dual``.
 
 In a worker the kernels are registered in the zygote before the fork, and the worker takes
-the only handle on them (``take()``) before the student's module is imported. The first
-forbidden call raises ``ForbiddenCall`` (a ``BaseException``, so ``except Exception`` does
-not swallow it) and is remembered, so a submission that catches it is still refused.
+the only handle on them (``graders.integrity.enforce.take()``) before the student's module
+is imported. The first forbidden call raises ``ForbiddenCall`` (a ``BaseException``, so
+``except Exception`` does not swallow it) and is remembered, so a submission that catches
+it is still refused.
 
 Grepping the source cannot do this: ``getattr(torch, "con" + "v2d")`` reads as nothing. A
 submission determined to dismantle the guard from inside its own process still may; what
@@ -26,7 +27,6 @@ that takes leaves evidence (``graders.integrity.tamper``, ``graders.integrity.sc
 """
 from __future__ import annotations
 
-import contextlib
 import re
 from dataclasses import dataclass
 
@@ -122,41 +122,3 @@ class ForbiddenCall(BaseException):
 
 class Watch:
     violation: ForbiddenCall | None = None
-
-
-# --------------------------------------------------------------------------- the handle
-
-_FENCE = None  # this process's dispatcher guard, until a worker takes it (see take())
-
-
-def install():
-    """Register the kernels for every built-in group (in the zygote, before any fork)."""
-    global _FENCE
-    if _FENCE is None:
-        from graders.integrity import dispatcher
-
-        _FENCE = dispatcher.Fence()
-        for group in GROUPS:
-            _FENCE.cover(group, family(group))
-    return _FENCE
-
-
-def take():
-    """The guard, removed from this module: a worker keeps it where the student's code
-    cannot reach it through module globals (``object.__subclasses__()`` and ``__globals__``
-    lead to every module's namespace, and none of them may lead to the guard's state)."""
-    global _FENCE
-    fence = install()
-    _FENCE = None
-    return fence
-
-
-def watching(groups, source_dirs=()):
-    """A context manager enforcing ``groups`` on everything this process runs inside it.
-
-    Yields a ``Watch`` whose ``violation`` holds the first ``ForbiddenCall`` (caught or not).
-    ``source_dirs`` are where the code under test lives, to name its line in messages."""
-    groups = tuple(groups)
-    if not groups:
-        return contextlib.nullcontext(Watch())
-    return install().watching(groups, source_dirs)

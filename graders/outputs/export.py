@@ -24,10 +24,9 @@ import zipfile
 from pathlib import Path
 
 from graders import __version__
-from graders.grading.assignment import Assignment, project_root
+from graders.grading.assignment import Assignment
+from graders.outputs.release import torch_pin
 
-DEFAULT_TORCH_PIN = "torch==2.13.0"
-TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 PACKAGE_FILES = ("pyproject.toml", "README.md")
 
 SETUP_SH = """#!/usr/bin/env bash
@@ -78,18 +77,6 @@ if [ -f "$SOURCE/seed_secret" ]; then export NNGRADE_SEED_SECRET="$(cat "$SOURCE
 cd "$SOURCE"
 exec "$PYTHON" -m graders.outputs.export run-gradescope {name} --root "$ROOT"
 """
-
-
-def torch_pin(root: Path | None = None) -> tuple[str, str]:
-    """The project's one pin of torch and the index holding that CPU build
-    (pyproject.toml's [tool.nngrade]), else the defaults."""
-    import tomllib
-
-    try:
-        settings = tomllib.loads(((root or project_root()) / "pyproject.toml").read_text())["tool"]["nngrade"]
-        return settings["torch-pin"], settings["torch-index"]
-    except (OSError, KeyError, tomllib.TOMLDecodeError):
-        return DEFAULT_TORCH_PIN, TORCH_CPU_INDEX
 
 
 def gradescope_files(assignment: Assignment) -> dict[str, bytes]:
@@ -164,17 +151,18 @@ def student_of(root: Path) -> str:
 
 
 def run_gradescope(name: str, root: Path) -> int:
-    from graders.grading import assignment as assignments, bulk, engine
+    from graders import kinds
+    from graders.grading import bulk
     from graders.outputs import render
 
     started = time.monotonic()
     import graders
 
     print(f"nngrade {__version__} from {Path(graders.__file__).parent}", flush=True)
-    loaded = assignments.load(name)
+    loaded = kinds.load(name)
     submission = bulk.unwrap_submission(root / "submission", loaded.submission_file)
     student = student_of(root)
-    result = engine.grade(loaded, submission, student)
+    result = kinds.of(loaded).grade(loaded, submission, student)
     document = render.results_json(result)
     render.atomic_write(root / "results" / "results.json", json.dumps(document, indent=2) + "\n")
     print(f"{student}: {result.score:g} / {result.max_score:g} ({result.status}) "

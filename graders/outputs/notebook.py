@@ -30,6 +30,7 @@ import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from graders import kinds
 from graders.grading import hidden
 from graders.grading.assignment import DEFAULT_TOLERANCE, Assignment, ManifestError
 
@@ -75,7 +76,7 @@ def build(assignment: Assignment) -> Built:
     """The nbgrader source notebook of a code assignment."""
     import nbformat
 
-    if assignment.kind != "code":
+    if not kinds.of(assignment).runs_student_code:
         raise NotebookError(f"{assignment.name} is a {assignment.kind}, not a code assignment: it has no notebook")
     built = Built(nbformat.v4.new_notebook())
     intro, sections, outro = _handout_sections(assignment)
@@ -484,15 +485,13 @@ def write(assignment: Assignment, course: Path) -> tuple[Path, Built]:
 
 
 def release_command(names: list[str], root: Path, course: Path, check: bool) -> int:
-    from graders.grading import assignment as assignments
-
     if check:
         print("nngrade: --check compares student_template/ only; nbgrader notebooks are generated "
               "into a build folder, not committed", file=sys.stderr)
         return 2
     for name in names:
-        loaded = assignments.load(name, root)
-        if loaded.kind != "code":
+        loaded = kinds.load(name, root)
+        if not kinds.of(loaded).runs_student_code:
             print(f"{name}: a {loaded.kind}, no notebook (students answer in answers.toml)")
             continue
         target, built = write(loaded, course)

@@ -1,7 +1,10 @@
 """Generate a student template repo from the reference and the assignment folder.
 
 One source, two views: the reference's ``### BEGIN SOLUTION`` / ``### END SOLUTION``
-regions become ``raise NotImplementedError``; signatures and docstrings stay.
+regions become ``raise NotImplementedError``; signatures and docstrings stay. A quiz's
+template is made by ``graders.quiz.templates``; ``release`` writes either (``graders.kinds``).
+The project's torch pin is read here: the template's requirements and the Gradescope bundle
+(``graders.outputs.export``) install the same build.
 """
 from __future__ import annotations
 
@@ -9,10 +12,13 @@ import ast
 import pprint
 import re
 import shutil
+import tomllib
 from pathlib import Path
 
-from graders.grading.assignment import Assignment, ManifestError
+from graders.grading.assignment import Assignment, ManifestError, project_root
 
+DEFAULT_TORCH_PIN = "torch==2.13.0"
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 _DEF = re.compile(r"^\s*(?:async\s+)?def\s+(\w+)")
 
@@ -52,11 +58,7 @@ def strip_solutions(source: str, filename: str = "<reference>") -> str:
 
 
 def template_files(assignment: Assignment) -> dict[str, str]:
-    """Every file of the student's template repo, by relative path."""
-    if assignment.kind == "quiz":
-        from graders import quiz
-
-        return quiz.template_files(assignment)
+    """Every file of a code assignment's template repo, by relative path."""
     files = {
         f"{assignment.module}.py": strip_solutions(assignment.reference_source, str(assignment.reference_path)),
         "README.md": (assignment.folder / "handout.md").read_text(),
@@ -105,21 +107,22 @@ def _group_rule(guard, group: str) -> dict:
     return {"pattern": spec.pattern, "exclude": spec.exclude, "what": spec.what}
 
 
-def release(assignment: Assignment, root: Path) -> Path:
-    target = root / assignment.name
+def release(name: str, files: dict[str, str], root: Path) -> Path:
+    """Write ``files`` (a kind's template files) as the template repo ``root/name``."""
+    target = root / name
     if target.exists():
         shutil.rmtree(target)
-    for relative, text in template_files(assignment).items():
+    for relative, text in files.items():
         path = target / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return target
 
 
-def out_of_sync(assignment: Assignment, root: Path) -> list[str]:
-    """Paths where the committed template differs from a fresh release (empty when in sync)."""
-    target = root / assignment.name
-    expected = template_files(assignment)
+def out_of_sync(name: str, expected: dict[str, str], root: Path) -> list[str]:
+    """Paths where the committed template ``root/name`` differs from a fresh release of
+    ``expected`` (empty when in sync)."""
+    target = root / name
     present = {str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()} if target.exists() else set()
     problems = [f"missing: {p}" for p in sorted(set(expected) - present)]
     problems += [f"not generated: {p}" for p in sorted(present - set(expected))]
@@ -127,11 +130,19 @@ def out_of_sync(assignment: Assignment, root: Path) -> list[str]:
     return problems
 
 
+def torch_pin(root: Path | None = None) -> tuple[str, str]:
+    """The project's one pin of torch and the index holding that CPU build
+    (pyproject.toml's [tool.nngrade]), else the defaults."""
+    try:
+        settings = tomllib.loads(((root or project_root()) / "pyproject.toml").read_text())["tool"]["nngrade"]
+        return settings["torch-pin"], settings["torch-index"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return DEFAULT_TORCH_PIN, TORCH_CPU_INDEX
+
+
 def _requirements(assignment: Assignment) -> str:
     """The template's requirements: the grader's own torch (the CPU build: all public tests
     need, and no CI drift from the version that grades), pytest and pytest-timeout."""
-    from graders.outputs.export import torch_pin
-
     lines = []
     wanted = [r for r in assignment.requirements if not r.replace(" ", "").startswith("torch")]
     if assignment.framework == "torch" or len(wanted) < len(assignment.requirements):

@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from graders.integrity import guard, tamper
+from graders.integrity import enforce, guard, tamper
 from graders.grading import hidden, mutation, probes
 from graders.sandbox import isolation, protocol
 
@@ -288,7 +288,7 @@ def _take_guard():
     if "torch" not in sys.modules:  # a NumPy assignment's zygote: nothing of torch's to guard
         return _Unguarded()
     try:
-        return guard.take()
+        return enforce.take()
     except ImportError:
         return _Unguarded()
 

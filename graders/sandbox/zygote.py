@@ -42,11 +42,11 @@ def warm_up(with_torch: bool = True) -> None:
         from graders.grading.compare import exact_float32
 
         exact_float32()  # workers inherit it: a student's float32 matmul stays float32
-        from graders.integrity import guard
+        from graders.integrity import enforce
 
         # The forbidden-API kernels at torch's dispatcher, registered once here and
         # inherited by every worker; each worker takes the only handle on them.
-        guard.install()
+        enforce.install()
     except ImportError:
         pass
     import graders.sandbox.worker  # noqa: F401
