@@ -13,7 +13,6 @@ from graders.sandbox import gpus, isolation
 from graders.integrity import enforce, guard, scan, tamper
 from graders.grading import probes
 from graders.grading.assignment import Assignment, reveals
-from graders.grading.catalog import Entry
 from graders.grading.compare import compare, exact_float32
 from graders.grading.hidden import Fail, Inputs, TestSpec, derive_seed, mutation_failure, run_body
 from graders.grading.inputs import NOT_IMPLEMENTED, Recorder
