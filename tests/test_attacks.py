@@ -66,7 +66,7 @@ def test_cannot_write_into_the_grader_or_other_students_results(level, a2, a2_st
     (out / "alice").mkdir(parents=True)
     alice = out / "alice" / "results.json"
     alice.write_text('{"score": 3}')
-    target = ROOT / "graders" / "compare.py"
+    target = ROOT / "graders" / "grading" / "compare.py"
     before = target.read_bytes()
     attack = a2_stub + f"""
 for path in [{str(target)!r}, {str(alice)!r}, {str(ROOT / 'assignments' / 'a2_numpy_mlp' / 'manifest.toml')!r}]:
