@@ -75,7 +75,7 @@ def test_the_graders_gpu_choice_and_cuda_settings_reach_the_worker(make_submissi
                 "PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"}
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(sandbox, "_zygotes", {})  # a zygote started with these settings
+    monkeypatch.setattr(host, "_zygotes", {})  # a zygote started with these settings
     folder = make_submission("s", {"mod.py": "import os\ndef env():\n    return dict(os.environ)\n"})
     with Worker(folder, "mod", Limits()) as worker:
         seen = RemoteImpl(worker).env()
