@@ -1,4 +1,4 @@
-"""The command line: outputs as DESIGN.md fixes them, resumable batches, clear errors."""
+"""The command line: outputs as README.md describes them, resumable batches, clear errors."""
 import csv
 import json
 import os
