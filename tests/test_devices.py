@@ -215,7 +215,7 @@ def test_no_gpu_driver_means_cpu_only_without_importing_torch(monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
     if gpus.driver_present():
         pytest.skip("this machine has a GPU driver: torch is asked")
-    run = subprocess.run([sys.executable, "-c", "import sys; from graders import engine; "
+    run = subprocess.run([sys.executable, "-c", "import sys; from graders.grading import engine; "
                           "print(sorted(engine.available_devices()), 'torch' in sys.modules)"],
                          capture_output=True, text=True, check=True, cwd=ROOT)
     assert run.stdout.split() == ["['cpu']", "False"]
