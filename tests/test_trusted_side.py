@@ -91,6 +91,28 @@ def test_a_zip_bomb_is_refused_before_extraction(tmp_path):
     assert "zeros.bin" in run.stderr and "unpacks to 300 MiB" in run.stderr
 
 
+def test_a_zip_of_submissions_is_graded_like_the_folder_it_holds(a2, a2_stub, tmp_path, monkeypatch):
+    """A Classroom or LMS export arrives as a zip with a wrapper folder: it is unpacked (to a
+    temporary folder, gone afterwards), unwrapped and graded, student by student."""
+    archive = tmp_path / "subs.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("export-2026/alice/mlp.py", a2.reference_source)
+        bundle.writestr("export-2026/erin/mlp.py", a2_stub)
+        bundle.writestr("export-2026/erin/notes.txt", "stuck on dropout\n")
+    unpacked, extract = [], bulk._extract_checked
+    monkeypatch.setattr(bulk, "_extract_checked", lambda path, target: (unpacked.append(target), extract(path, target)))
+    out = tmp_path / "out"
+    graded = {g.student: g for g in bulk.grade_all("a2_numpy_mlp", archive, out, workers=1)}
+    assert set(graded) == {"alice", "erin"} and not any(g.error for g in graded.values())
+    rows = {row["student"]: row for row in csv.DictReader(open(out / "grades.csv"))}
+    assert float(rows["alice"]["score"]) == float(rows["alice"]["max_score"]) > 0
+    assert float(rows["erin"]["score"]) == 0 and rows["erin"]["status"] == "graded"
+    assert json.loads((out / "alice" / "results.json").read_text())["score"] > 0
+    assert len(unpacked) == 1 and not unpacked[0].exists()  # the unpacked copy is removed
+    again = bulk.grade_all("a2_numpy_mlp", archive, out, workers=1)  # the same zip again: nothing regraded
+    assert all(g.reused for g in again)
+
+
 def test_a_huge_sparse_file_is_refused_by_its_size_not_read(tmp_path):
     folder = tmp_path / "alice"
     folder.mkdir()
