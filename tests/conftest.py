@@ -73,6 +73,16 @@ def main_in_process(*args):
     return subprocess.CompletedProcess(["nngrade", *argv], code, out.getvalue(), err.getvalue())
 
 
+@pytest.fixture(scope="session")
+def graded_a2_examples(tmp_path_factory):
+    """examples/a2_numpy_mlp graded once by `nngrade grade-all`: (out folder, the run), for
+    tests that read the results. A test that adds to them works on a copy."""
+    out = tmp_path_factory.mktemp("a2-examples") / "out"
+    run = main_in_process("grade-all", "a2_numpy_mlp", ROOT / "examples" / "a2_numpy_mlp", "--out", out,
+                          "--workers", "2")
+    return out, run
+
+
 @pytest.fixture
 def nngrade_main(monkeypatch):
     """``main_in_process`` with ``env`` and ``cwd`` as ``subprocess.run`` takes them, undone
