@@ -37,7 +37,7 @@ from graders.grading.assignment import DEFAULT_TOLERANCE, Assignment, ManifestEr
 SCHEMA_VERSION = 3  # nbgrader's cell metadata schema
 STREAM_SEED = 12345  # the notebook checks that NumPy draws the numbers it was generated with
 LITERAL_LIMIT = 1_000_000  # characters of embedded expected values per hidden test
-RUNTIME_NAMES = {"check", "expect", "hidden_test", "outcome", "Outcome", "Fail"}  # what nbruntime offers hidden tests
+RUNTIME_NAMES = {"check", "expect", "hidden_test", "outcome", "Outcome", "Fail"}  # what test_helpers offers hidden tests
 _BEGIN, _END = "### BEGIN SOLUTION", "### END SOLUTION"
 _SKIPPED_SECTIONS = re.compile(r"^running the tests", re.IGNORECASE)  # the notebook runs its own tests
 
@@ -471,7 +471,16 @@ def _embedded(name: str, provided: dict[str, str]) -> str:
         raise NotebookError(f"{path} imports {sorted(dropped)} from graders; the notebook provides "
                             f"{sorted(provided)} (notebook._EMBEDDED)")
     arguments = "".join(f", {key}={value}" for key, value in provided.items())
-    return f"_{name} = _load({name!r}, {_string(''.join(lines).strip())}{arguments})"
+    return f"_{name} = _load({name!r}, {_source_literal(''.join(lines).strip())}{arguments})"
+
+
+def _source_literal(text: str) -> str:
+    """A string literal for a module's code that still reads as code, line for line (a repr
+    would put it all on one line)."""
+    escaped = text.replace("\\", "\\\\").replace("'''", "\\'\\'\\'")
+    literal = "'''" + (escaped[:-1] + "\\'" if escaped.endswith("'") else escaped) + "'''"
+    assert ast.literal_eval(literal) == text
+    return literal
 
 
 def _runtime() -> str:
