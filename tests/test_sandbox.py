@@ -246,7 +246,7 @@ def test_zygotes_forked_by_one_interpreter_keep_to_their_own_workers(make_submis
     from conftest import ROOT  # noqa: F401 - the tests folder is on sys.path
     from graders.sandbox import host
 
-    monkeypatch.setattr(sandbox, "_zygotes", {})
+    monkeypatch.setattr(host, "_zygotes", {})
     shared = host.SharedZygotes(with_torch=False)
     try:
         folder = make_submission("s", {"mod.py": MODULE})
