@@ -54,6 +54,60 @@ def a2_stub(a2):
     return release.strip_solutions(a2.reference_source)
 
 
+def main_in_process(*args):
+    """``nngrade ARGS`` run by ``graders.cli.main`` in this process, returning what
+    ``subprocess.run`` would (exit status, stdout, stderr). Each submission is still graded in
+    its own sandboxed worker; only the command's own process is saved."""
+    import contextlib
+    import io
+    import subprocess
+
+    from graders import cli
+
+    argv = [str(arg) for arg in args]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = cli.main(argv)
+        except SystemExit as exit:  # argparse's own refusals and --version
+            code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
+    return subprocess.CompletedProcess(["nngrade", *argv], code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(scope="session")
+def graded_a2_examples(tmp_path_factory):
+    """examples/a2_numpy_mlp graded once by `nngrade grade-all`: (out folder, the run), for
+    tests that read the results. A test that adds to them works on a copy."""
+    out = tmp_path_factory.mktemp("a2-examples") / "out"
+    run = main_in_process("grade-all", "a2_numpy_mlp", ROOT / "examples" / "a2_numpy_mlp", "--out", out,
+                          "--workers", "2")
+    return out, run
+
+
+@pytest.fixture
+def nngrade_main(monkeypatch):
+    """``main_in_process`` with ``env`` and ``cwd`` as ``subprocess.run`` takes them, undone
+    after the test: for tests of what the command prints, writes and returns, where the
+    process boundary is not what they test. Tests of signals, users, isolation or the real
+    command's exit status keep starting the command."""
+    import os
+
+    from graders.sandbox import isolation
+
+    # main() sets this from --isolation for the processes it starts; it must not leak out.
+    monkeypatch.setenv(isolation.ENVIRONMENT_VARIABLE, os.environ.get(isolation.ENVIRONMENT_VARIABLE, ""))
+    if not os.environ[isolation.ENVIRONMENT_VARIABLE]:
+        monkeypatch.delenv(isolation.ENVIRONMENT_VARIABLE)
+
+    def run(*args, env=None, cwd=ROOT):
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, str(value))
+        monkeypatch.chdir(cwd)
+        return main_in_process(*args)
+
+    return run
+
+
 def alive(pid: int) -> bool:
     """Whether process ``pid`` exists on this machine and is not a zombie."""
     try:

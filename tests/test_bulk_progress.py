@@ -1,10 +1,7 @@
 """grade-all's progress and summary: a live bar on a terminal, a few plain lines in a log."""
 import io
 import re
-import subprocess
-import sys
 
-from conftest import ROOT
 from graders.grading import bulk
 
 ANSI = re.compile(r"\x1b\[")
@@ -65,9 +62,8 @@ def test_the_summary_counts_scores_limits_and_time():
     assert table["grading time"] == "median 0.10 s, max 0.19 s per submission"
 
 
-def test_scheduler_without_a_distributed_executor_is_refused():
-    run = subprocess.run([sys.executable, "-m", "graders.cli", "grade-all", "a2_numpy_mlp", ".", "--out", "/tmp/x",
-                          "--scheduler", "tcp://127.0.0.1:8786"], cwd=ROOT, capture_output=True, text=True)
+def test_scheduler_without_a_distributed_executor_is_refused(nngrade_main):
+    run = nngrade_main("grade-all", "a2_numpy_mlp", ".", "--out", "/tmp/x", "--scheduler", "tcp://127.0.0.1:8786")
     assert run.returncode == 2 and "--scheduler needs --executor dask or ray" in run.stderr
 
 

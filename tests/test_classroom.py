@@ -128,10 +128,8 @@ def test_classroom_result_follows_the_reveal_policy():
     assert result["tests"][1]["message"] == "failed"
 
 
-def test_grade_format_classroom_prints_the_result_json():
-    run = subprocess.run([sys.executable, "-m", "graders.cli", "grade", "a2_numpy_mlp",
-                          str(ROOT / "examples" / "a2_numpy_mlp" / "alice"), "--format", "classroom"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+def test_grade_format_classroom_prints_the_result_json(nngrade_main):
+    run = nngrade_main("grade", "a2_numpy_mlp", ROOT / "examples" / "a2_numpy_mlp" / "alice", "--format", "classroom")
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     assert result["status"] == "pass" and sum(t["score"] for t in result["tests"]) == result["max_score"] == 100

@@ -1,27 +1,32 @@
-"""The command line: outputs as DESIGN.md fixes them, resumable batches, clear errors."""
+"""The command line: outputs as README.md describes them, resumable batches, clear errors."""
 import csv
 import json
-import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, main_in_process
 from graders.outputs import release
 
 
-def nngrade(*args, env=None, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "graders.cli", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, env=env, timeout=600)
+def command(*args):
+    """The real ``nngrade`` command, in a process of its own."""
+    return subprocess.run([sys.executable, "-m", "graders.cli", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture
-def cohort(tmp_path, load):
+def nngrade(nngrade_main):
+    return nngrade_main
+
+
+def _cohort(folder, load):
     """Three a2 submissions: full marks, one known mistake, the untouched stub."""
     a2 = load("a2_numpy_mlp")
     mistake = a2.mistakes[0]
-    root = tmp_path / "submissions"
+    root = folder / "submissions"
     for name, source in {"alice": a2.reference_source, "bob": a2.source_with(mistake),
                          "carol": release.strip_solutions(a2.reference_source)}.items():
         (root / name).mkdir(parents=True)
@@ -29,7 +34,30 @@ def cohort(tmp_path, load):
     return root, mistake
 
 
-def test_grade_writes_gradescope_results_feedback_and_csv(cohort, tmp_path):
+@pytest.fixture
+def cohort(tmp_path, load):
+    return _cohort(tmp_path, load)
+
+
+@pytest.fixture(scope="module")
+def graded_cohort(tmp_path_factory, load):
+    """The cohort and its first `grade-all`, run once for the module."""
+    folder = tmp_path_factory.mktemp("graded")
+    root, _ = _cohort(folder, load)
+    first = main_in_process("grade-all", "a2_numpy_mlp", root, "--out", folder / "out", "--workers", "2")
+    return root, folder / "out", first
+
+
+@pytest.fixture
+def regraded(graded_cohort, tmp_path):
+    """A copy of the graded cohort and its results, for a test that goes on from there."""
+    root, out, first = graded_cohort
+    shutil.copytree(root, tmp_path / "submissions")
+    shutil.copytree(out, tmp_path / "out")
+    return tmp_path / "submissions", tmp_path / "out", first
+
+
+def test_grade_writes_gradescope_results_feedback_and_csv(cohort, tmp_path, nngrade):
     root, mistake = cohort
     run = nngrade("grade", "a2_numpy_mlp", root / "bob", "--out", tmp_path / "out")
     assert run.returncode == 0, run.stderr
@@ -44,10 +72,8 @@ def test_grade_writes_gradescope_results_feedback_and_csv(cohort, tmp_path):
     assert {"student", "assignment", "score", "max_score", "status"} <= rows[0].keys()
 
 
-def test_grade_all_grades_everyone_then_resumes_without_regrading(cohort, tmp_path):
-    root, _ = cohort
-    out = tmp_path / "out"
-    first = nngrade("grade-all", "a2_numpy_mlp", root, "--out", out, "--workers", "2")
+def test_grade_all_grades_everyone_then_resumes_without_regrading(regraded, nngrade):
+    root, out, first = regraded
     assert first.returncode == 0, first.stderr
     rows = {r["student"]: r for r in csv.DictReader(open(out / "grades.csv"))}
     assert rows["alice"]["score"] == rows["alice"]["max_score"] != "0"
@@ -63,10 +89,9 @@ def test_grade_all_grades_everyone_then_resumes_without_regrading(cohort, tmp_pa
     assert grades.splitlines()[:3] == (out / "grades.csv").read_text().splitlines()[:3]
 
 
-def test_a_corrupt_results_file_is_regraded(cohort, tmp_path):
-    root, _ = cohort
-    out = tmp_path / "out"
-    assert nngrade("grade-all", "a2_numpy_mlp", root, "--out", out).returncode == 0
+def test_a_corrupt_results_file_is_regraded(regraded, nngrade):
+    root, out, first = regraded
+    assert first.returncode == 0, first.stderr
     (out / "alice" / "results.json").write_text("{ truncated")
     run = nngrade("grade-all", "a2_numpy_mlp", root, "--out", out)
     assert run.returncode == 0 and run.stdout.count("unchanged, kept") == 2
@@ -79,7 +104,8 @@ def test_a_corrupt_results_file_is_regraded(cohort, tmp_path):
     (("grade-all", "a2_numpy_mlp", "/nonexistent/folder", "--out", "/tmp/x"), "does not exist"),
 ])
 def test_bad_input_gets_a_clear_error(args, message):
-    run = nngrade(*args)
+    """The real command: exit status 2 and one line, never a traceback."""
+    run = command(*args)
     assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr
 
 
@@ -91,20 +117,19 @@ def test_bad_input_gets_a_clear_error(args, message):
     ("module = 'x'\n[[tasks]]\nid = 't'\npoints = 1\nforbidden = ['aten.convolutoin']\n",
      "'aten.convolutoin' names no operator torch has"),
 ])
-def test_malformed_manifest_is_reported(tmp_path, manifest, message):
+def test_malformed_manifest_is_reported(tmp_path, manifest, message, nngrade):
     (tmp_path / "assignments" / "broken").mkdir(parents=True)
     (tmp_path / "assignments" / "broken" / "manifest.toml").write_text(manifest)
-    env = dict(os.environ, NNGRADE_ROOT=str(tmp_path), PYTHONPATH=str(ROOT))  # this checkout's graders
-    run = nngrade("validate", "broken", env=env, cwd=tmp_path)
+    run = nngrade("validate", "broken", env={"NNGRADE_ROOT": tmp_path}, cwd=tmp_path)
     assert run.returncode == 2 and message in run.stderr
 
 
-def test_release_check_reports_a_hand_edited_template(tmp_path):
+def test_release_check_reports_a_hand_edited_template(tmp_path, nngrade):
     import shutil
 
     for folder in ("assignments", "reference", "student_template"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
-    env = dict(os.environ, NNGRADE_ROOT=str(tmp_path), PYTHONPATH=str(ROOT))  # this checkout's graders
+    env = {"NNGRADE_ROOT": tmp_path}
     assert nngrade("release", "--check", env=env, cwd=tmp_path).returncode == 0
     stub = tmp_path / "student_template" / "a2_numpy_mlp" / "mlp.py"
     stub.write_text(stub.read_text() + "\n# edited by hand\n")
@@ -114,7 +139,7 @@ def test_release_check_reports_a_hand_edited_template(tmp_path):
     assert nngrade("release", "--check", env=env, cwd=tmp_path).returncode == 0
 
 
-def test_guard_lists_what_each_group_covers():
+def test_guard_lists_what_each_group_covers(nngrade):
     run = nngrade("guard", "a4_conv", "--ops")
     assert run.returncode == 0, run.stderr
     conv = next(line for line in run.stdout.splitlines() if line.startswith("torch.conv: "))

@@ -14,9 +14,9 @@ from graders.grading import engine
 from graders.outputs import export, release
 
 
-def nngrade(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "graders.cli", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=600)
+@pytest.fixture
+def nngrade(nngrade_main):
+    return nngrade_main
 
 
 def test_a_torch_assignments_bundle_installs_the_pinned_cpu_build(load):
@@ -28,7 +28,7 @@ def test_a_torch_assignments_bundle_installs_the_pinned_cpu_build(load):
     assert f'"{settings["torch-pin"]}" --index-url {settings["torch-index"]}' in setup
 
 
-def test_gradescope_zip_grades_a_submission_in_an_autograder_layout(tmp_path, load):
+def test_gradescope_zip_grades_a_submission_in_an_autograder_layout(tmp_path, load, nngrade):
     bundle = tmp_path / "autograder.zip"
     run = nngrade("export", "gradescope", "a2_numpy_mlp", "-o", bundle)
     assert run.returncode == 0, run.stderr
@@ -77,7 +77,7 @@ def test_zip_is_the_same_bytes_every_build(tmp_path, load):
     assert first.read_bytes() == second.read_bytes()
 
 
-def test_export_classroom_writes_the_templates_workflow(tmp_path, load):
+def test_export_classroom_writes_the_templates_workflow(tmp_path, load, nngrade):
     run = nngrade("export", "classroom", "a2_numpy_mlp", "-o", tmp_path)
     assert run.returncode == 0, run.stderr
     written = (tmp_path / ".github" / "workflows" / "classroom.yml").read_text()

@@ -2,8 +2,6 @@
 compared with grades.csv); the run also leaves junit.xml and LMS columns in grades.csv."""
 import csv
 import shutil
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -13,7 +11,7 @@ from conftest import ROOT
 nbgrader_api = pytest.importorskip("nbgrader.api")
 
 
-def test_grade_all_records_every_score_in_an_nbgrader_gradebook(tmp_path, load):
+def test_grade_all_records_every_score_in_an_nbgrader_gradebook(tmp_path, load, nngrade_main):
     root = tmp_path / "submissions"
     for student in ("alice", "bob", "erin"):
         shutil.copytree(ROOT / "examples" / "a2_numpy_mlp" / student, root / student)
@@ -23,10 +21,8 @@ def test_grade_all_records_every_score_in_an_nbgrader_gradebook(tmp_path, load):
     url = f"sqlite:///{database}"
 
     def grade_all():
-        return subprocess.run([sys.executable, "-m", "graders.cli", "grade-all", "a2_numpy_mlp", str(root),
-                               "--out", str(out), "--workers", "2", "--gradebook", url,
-                               "--roster", str(tmp_path / "roster.csv")],
-                              cwd=ROOT, capture_output=True, text=True, timeout=600)
+        return nngrade_main("grade-all", "a2_numpy_mlp", root, "--out", out, "--workers", "2", "--gradebook", url,
+                            "--roster", tmp_path / "roster.csv")
 
     run = grade_all()
     assert run.returncode == 0, run.stderr

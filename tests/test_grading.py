@@ -74,3 +74,25 @@ def test_printing_is_captured_and_capped(a2, make_submission):
     result = engine.grade(a2, make_submission("s", chatty), "s")
     assert result.score == result.max_score
     assert "more bytes of output cut" in result.output and len(result.output) < 70_000
+
+
+def test_the_submission_time_limit_stops_the_call_in_flight_and_every_test_after_it(a2, make_submission):
+    """submission_seconds is wall-clock time for the whole submission: the call running when
+    it ends is stopped, and the tests after it are not run, each saying why, at no cost to
+    the tests already passed."""
+    import time
+
+    quick = replace(a2, limits=Limits(call_seconds=60, submission_seconds=6), _modules={})
+    stalled = reference_with(a2, "def relu_forward(x):\n    import time\n    time.sleep(50)\n")
+    started = time.monotonic()
+    result = engine.grade(quick, make_submission("s", stalled), "s")
+    assert time.monotonic() - started < 40  # the 50 s call did not run out
+    names = [t.name for t in result.tests]
+    first = next(i for i, t in enumerate(result.tests) if t.limit == "submission_seconds")
+    assert first <= names.index("relu_forward_random")
+    assert all(t.status == "passed" for t in result.tests[:first])
+    after = result.tests[first:]
+    assert all(t.limit == "submission_seconds" and t.status == "failed" for t in after), [t.message for t in after]
+    assert all(t.message == "not graded: the submission used up its 6 s time limit" for t in after[1:])
+    assert "per-submission time limit" in after[0].message or after[0].message == after[1].message
+    assert "submission_seconds" in result.limits_hit and result.score == sum(t.points for t in result.tests[:first])

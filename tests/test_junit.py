@@ -1,7 +1,5 @@
 """JUnit XML: one testcase per (test, device); failures carry the message, crashes are
 errors, tests that were not run are skipped with the reason."""
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 
 from conftest import ROOT
@@ -55,10 +53,8 @@ def test_several_students_one_suite_each():
     assert root.get("tests") == "8" and root.get("failures") == "2"
 
 
-def test_grade_format_junit_prints_xml():
-    run = subprocess.run([sys.executable, "-m", "graders.cli", "grade", "a2_numpy_mlp",
-                          str(ROOT / "examples" / "a2_numpy_mlp" / "erin"), "--format", "junit"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+def test_grade_format_junit_prints_xml(nngrade_main):
+    run = nngrade_main("grade", "a2_numpy_mlp", ROOT / "examples" / "a2_numpy_mlp" / "erin", "--format", "junit")
     assert run.returncode == 0, run.stderr
     suite = ET.fromstring(run.stdout).find("testsuite")
     assert suite.get("name") == "a2_numpy_mlp.erin" and suite.get("failures") == suite.get("tests") != "0"

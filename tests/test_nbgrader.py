@@ -97,6 +97,98 @@ def test_embedded_literals_round_trip_exactly():
         notebook.literal({"x": object()})
 
 
+def _tricky_cases(np, torch, Outcome, outcome):
+    """(actual, expected) pairs where comparison rules could differ, built with the given
+    namespace's Outcome and outcome."""
+    def raises(kind):
+        def call():
+            raise kind("boom")
+        return outcome(call)
+
+    f64 = np.array([1.0, np.nan, -0.0, np.inf])
+    return {
+        "nan where nan": (f64.copy(), f64),
+        "nan where a number": (np.array([np.nan, np.nan, 0.0, np.inf]), f64),
+        "signed zero": (np.array([1.0, np.nan, 0.0, np.inf]), f64),
+        "opposite infinity": (np.array([1.0, np.nan, -0.0, -np.inf]), f64),
+        "within tolerance": (np.array([1 + 1e-9, 2.0]), np.array([1.0, 2.0])),
+        "beyond tolerance": (np.array([1 + 1e-5, 2.0]), np.array([1.0, 2.0])),
+        "int for float": (1, 1.0),
+        "float for int": (1.5, 1),
+        "ints differ": (np.array([1, 2, 4]), np.array([1, 2, 3])),
+        "bool from int": (1, True),
+        "bool from numpy": (np.False_, True),
+        "bool from a float": (1.0, True),
+        "bool from a string": ("yes", True),
+        "zero-dim for scalar": (np.array(0.5), 0.5),
+        "list for scalar": ([0.5], 0.5),
+        "shape": (np.zeros((2, 3)), np.zeros((3, 2))),
+        "dtype": (np.zeros(3, np.float32), np.zeros(3)),
+        "list for array": ([0.0, 0.0], np.zeros(2)),
+        "tensor for array": (torch.zeros(2, dtype=torch.float64), np.zeros(2)),
+        "array for tensor": (np.zeros(2), torch.zeros(2, dtype=torch.float64)),
+        "tensor dtype": (torch.zeros(2), torch.zeros(2, dtype=torch.float64)),
+        "tensor nan": (torch.tensor([float("nan"), 1.0]), torch.tensor([float("nan"), 1.0 + 1e-3])),
+        "zero-dim tensor for scalar": (torch.tensor(0.25, dtype=torch.float64), 0.25),
+        "string": ("relu", "ReLU"),
+        "none": (None, 0.0),
+        "same exception": (raises(ValueError), raises(ValueError)),
+        "subclass of the exception": (raises(IndexError), raises(LookupError)),
+        "other exception": (raises(KeyError), raises(IndexError)),
+        "value for exception": (outcome(lambda: 3), raises(ValueError)),
+        "exception for value": (raises(ValueError), outcome(lambda: 3.0)),
+        "value outcome": (outcome(lambda: np.ones(2)), outcome(lambda: np.array([1.0, 2.0]))),
+        "outcome for a value": (Outcome(value=3.0), 3.0),
+        "nested": ({"dW": [np.ones(2), (1, True)], "loss": 0.5}, {"dW": [np.ones(2), (1, False)], "loss": 0.25}),
+        "missing key": ({"dW": 1.0}, {"dW": 1.0, "db": 2.0}),
+        "length": ((1.0, 2.0), (1.0, 2.0, 3.0)),
+        "tuple for list": ((1.0, 2.0), [1.0, 2.0]),
+    }
+
+
+def test_the_notebook_cell_judges_as_the_grader_does():
+    """The test_helpers cell runs compare.py and hidden.py themselves: the same cases give
+    the same differences, word for word, there as in the grader."""
+    import numpy as np
+    import torch
+
+    from graders.grading import compare, hidden
+
+    cell = {"__name__": "__main__"}
+    exec(compile(notebook._runtime(), "<cell test_helpers>", "exec"), cell)
+    tolerance = lambda dtype: {"float64": (1e-7, 1e-9), "float32": (1e-4, 1e-5)}.get(dtype, (0.0, 0.0))  # noqa: E731
+    grader = _tricky_cases(np, torch, hidden.Outcome, hidden.outcome)
+    in_cell = _tricky_cases(np, torch, cell["Outcome"], cell["outcome"])
+    verdicts = {}
+    for name, (actual, expected) in grader.items():
+        verdicts[name] = compare.compare(actual, expected, tolerance)
+        assert cell["_compare"].compare(*in_cell[name], tolerance) == verdicts[name], name
+    agreed = {name for name, differences in verdicts.items() if not differences}
+    assert agreed == {"nan where nan", "signed zero", "within tolerance", "int for float", "bool from int",
+                      "zero-dim for scalar", "same exception", "subclass of the exception", "zero-dim tensor for scalar",
+                      "tuple for list"}
+    with pytest.raises(TypeError):
+        compare.compare(object(), object(), tolerance)
+    with pytest.raises(TypeError):
+        cell["_compare"].compare(object(), object(), tolerance)
+
+
+def test_the_notebook_cell_defines_no_copy_of_the_graders_helpers():
+    """nbruntime.py keeps what only a notebook needs; what the grader has, it takes from there."""
+    import ast
+
+    runtime = ast.parse((Path(notebook.__file__).with_name("nbruntime.py")).read_text())
+    own = {node.name for node in runtime.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    own |= {target.id for node in runtime.body if isinstance(node, ast.Assign) for target in node.targets
+            if isinstance(target, ast.Name)}
+    from graders.grading import compare, hidden
+
+    shared = {name for module in (compare, hidden) for name in vars(module) if not name.startswith("__")}
+    assert not own & shared, own & shared
+    assert "graders" not in "".join(line for line in notebook._runtime().splitlines()
+                                    if line.lstrip().startswith(("import ", "from ")))
+
+
 def test_a_quiz_has_no_notebook(load, tmp_path, capsys):
     with pytest.raises(notebook.NotebookError, match="quiz"):
         notebook.build(load("q1_concepts"))

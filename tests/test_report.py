@@ -3,21 +3,13 @@ files read as data."""
 import base64
 import json
 import re
-import subprocess
-import sys
-
-from conftest import ROOT
+import shutil
 
 
-def nngrade(*args):
-    return subprocess.run([sys.executable, "-m", "graders.cli", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
-
-
-def test_report_over_the_graded_examples(tmp_path, load):
-    out = tmp_path / "out"
-    graded = nngrade("grade-all", "a2_numpy_mlp", ROOT / "examples" / "a2_numpy_mlp", "--out", out, "--workers", "2")
+def test_report_over_the_graded_examples(tmp_path, load, graded_a2_examples, nngrade_main):
+    graded_out, graded = graded_a2_examples
     assert graded.returncode == 0, graded.stderr
+    out = shutil.copytree(graded_out, tmp_path / "out")
     # A hostile results.json is data: its text is escaped, nothing in it runs.
     (out / "zz-hostile").mkdir()
     (out / "zz-hostile" / "results.json").write_text(json.dumps({
@@ -27,7 +19,7 @@ def test_report_over_the_graded_examples(tmp_path, load):
     (out / "zz-broken").mkdir()
     (out / "zz-broken" / "results.json").write_text("{ not json")
 
-    run = nngrade("report", out)
+    run = nngrade_main("report", out)
     assert run.returncode == 0, run.stderr
     page = (out / "report.html").read_text()
 
@@ -54,7 +46,7 @@ def test_report_over_the_graded_examples(tmp_path, load):
     assert f"Sandbox: {isolation.level()} (7)" in page  # the level every graded student was sandboxed at
 
 
-def test_report_on_a_folder_without_results(tmp_path):
-    run = nngrade("report", tmp_path)
+def test_report_on_a_folder_without_results(tmp_path, nngrade_main):
+    run = nngrade_main("report", tmp_path)
     assert run.returncode == 0, run.stderr
     assert "No results.json was found" in (tmp_path / "report.html").read_text()

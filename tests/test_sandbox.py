@@ -49,6 +49,12 @@ def huge():
 def nap(seconds):
     import time
     time.sleep(seconds)
+
+def write(megabytes):
+    with open("big.bin", "wb") as handle:
+        for _ in range(megabytes):
+            handle.write(b"\\0" * 2**20)
+    return megabytes
 """
 
 
@@ -113,6 +119,29 @@ def test_no_call_outlasts_the_submission_time(make_submission):
         with pytest.raises(WorkerFailure, match="per-submission time limit") as failure:
             RemoteImpl(worker).nap(20)
         assert failure.value.limit == "submission_seconds" and time.monotonic() < deadline + 2
+
+
+def test_cpu_time_past_the_submission_time_is_reported_as_that_limit(make_submission):
+    """RLIMIT_CPU is the submission's time plus a second: a worker that burns CPU beyond it
+    with no wall-clock deadline to stop it first is killed by SIGXCPU, and that reads as the
+    submission's time limit, not as a crash."""
+    limits = Limits(call_seconds=60, submission_seconds=1)
+    with Worker(make_submission("s", {"mod.py": MODULE}), "mod", limits) as worker:
+        started = time.monotonic()
+        with pytest.raises(WorkerFailure, match=f"hit the CPU-time limit of {limits.cpu_seconds} s") as failure:
+            RemoteImpl(worker).burn()
+        assert failure.value.limit == "submission_seconds" and time.monotonic() - started < 30
+
+
+def test_writing_past_the_file_size_limit_names_that_limit(make_submission):
+    """Python ignores SIGXFSZ: the write fails in the student's call (it does not kill the
+    worker), and that failure must still name the limit, as feedback and limits_hit do."""
+    with Worker(make_submission("s", {"mod.py": MODULE}), "mod", Limits(file_mb=1)) as worker:
+        assert RemoteImpl(worker).write(1) == 1  # up to the limit is allowed
+        with pytest.raises(StudentError, match="past the worker's file-size limit") as failure:
+            RemoteImpl(worker).write(3)
+        assert failure.value.limit == "file_mb"
+        assert RemoteImpl(worker).write(1) == 1  # and the worker goes on
 
 
 def _peak_memory() -> int:

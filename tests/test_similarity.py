@@ -5,13 +5,11 @@ import builtins
 import csv
 import json
 import random
-import subprocess
-import sys
 from itertools import combinations
 
 import pytest
 
-from conftest import ASSIGNMENTS, ROOT
+from conftest import ASSIGNMENTS
 from graders.outputs import release
 from graders.integrity import similarity
 
@@ -86,7 +84,7 @@ def test_hostile_text_does_not_break_fingerprinting():
         similarity.fingerprint(text)  # no exception, whatever it holds
 
 
-def test_grade_all_writes_similarity_csv_and_the_report_shows_pairs_escaped(tmp_path, load):
+def test_grade_all_writes_similarity_csv_and_the_report_shows_pairs_escaped(tmp_path, load, nngrade_main):
     a2 = load("a2_numpy_mlp")
     variant = max(a2.variants, key=lambda v: len(v.source))
     hostile = ("\n\ndef _helper(values):\n    tag = '</pre><script>alert(1)</script>'\n    total = 0\n"
@@ -101,8 +99,7 @@ def test_grade_all_writes_similarity_csv_and_the_report_shows_pairs_escaped(tmp_
     (root / "dave").mkdir()
     (root / "dave" / "mlp.py").write_text(a2.reference_source + "\nimport gc\n_all = gc.get_objects()\n")
     out = tmp_path / "out"
-    run = subprocess.run([sys.executable, "-m", "graders.cli", "grade-all", "a2_numpy_mlp", str(root), "--out", str(out),
-                          "--workers", "1"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    run = nngrade_main("grade-all", "a2_numpy_mlp", root, "--out", out, "--workers", "1")
     assert run.returncode == 0, run.stderr
     rows = list(csv.DictReader(open(out / "similarity.csv")))
     assert rows[0]["student_a"] == "alice" and rows[0]["student_b"] == "bob" and rows[0]["above_threshold"] == "yes"
@@ -110,8 +107,7 @@ def test_grade_all_writes_similarity_csv_and_the_report_shows_pairs_escaped(tmp_
     assert grades["dave"]["flagged"] == "yes" and grades["alice"]["flagged"] == "no"
     assert json.loads((out / "similarity.json").read_text())["pairs"][0]["score"] >= similarity.THRESHOLD
 
-    report = subprocess.run([sys.executable, "-m", "graders.cli", "report", str(out)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=600)
+    report = nngrade_main("report", out)
     assert report.returncode == 0, report.stderr
     page = (out / "report.html").read_text()
     assert "<h2>Similar submissions</h2>" in page and "alice and bob" in page and "<mark>" in page

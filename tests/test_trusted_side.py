@@ -22,9 +22,11 @@ from graders.sandbox import isolation, submission
 from graders.outputs import junit, render
 
 
-def nngrade(*args, env=None, timeout=600):
-    return subprocess.run([sys.executable, "-m", "graders.cli", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+@pytest.fixture
+def nngrade(nngrade_main):
+    """The command in this process: these tests read what it prints, writes and returns
+    (test_cli.py runs the real command's refusals; killing one is tested below)."""
+    return nngrade_main
 
 
 def _result(student: str, message: str = "boom") -> engine.SubmissionResult:
@@ -61,7 +63,7 @@ def test_control_characters_cannot_make_junit_xml_unparsable():
     assert root.find("testsuite").get("name") == "a2_numpy_mlp.bad\\x01name\\x1b"
 
 
-def test_student_folders_named_like_the_batchs_own_files_do_not_collide(a2, tmp_path):
+def test_student_folders_named_like_the_batchs_own_files_do_not_collide(a2, tmp_path, nngrade):
     subs = tmp_path / "subs"
     for name in ("grades.csv", "junit.xml", "report.html", "alice"):
         (subs / name).mkdir(parents=True)
@@ -80,7 +82,7 @@ def test_student_folders_named_like_the_batchs_own_files_do_not_collide(a2, tmp_
 
 # --------------------------------------------------------------------------- sizes before work
 
-def test_a_zip_bomb_is_refused_before_extraction(tmp_path):
+def test_a_zip_bomb_is_refused_before_extraction(tmp_path, nngrade):
     bomb = tmp_path / "subs.zip"
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("alice/mlp.py", "x = 1\n")
@@ -89,6 +91,28 @@ def test_a_zip_bomb_is_refused_before_extraction(tmp_path):
     run = nngrade("grade-all", "a2_numpy_mlp", bomb, "--out", tmp_path / "out")
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert "zeros.bin" in run.stderr and "unpacks to 300 MiB" in run.stderr
+
+
+def test_a_zip_of_submissions_is_graded_like_the_folder_it_holds(a2, a2_stub, tmp_path, monkeypatch):
+    """A Classroom or LMS export arrives as a zip with a wrapper folder: it is unpacked (to a
+    temporary folder, gone afterwards), unwrapped and graded, student by student."""
+    archive = tmp_path / "subs.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("export-2026/alice/mlp.py", a2.reference_source)
+        bundle.writestr("export-2026/erin/mlp.py", a2_stub)
+        bundle.writestr("export-2026/erin/notes.txt", "stuck on dropout\n")
+    unpacked, extract = [], bulk._extract_checked
+    monkeypatch.setattr(bulk, "_extract_checked", lambda path, target: (unpacked.append(target), extract(path, target)))
+    out = tmp_path / "out"
+    graded = {g.student: g for g in bulk.grade_all("a2_numpy_mlp", archive, out, workers=1)}
+    assert set(graded) == {"alice", "erin"} and not any(g.error for g in graded.values())
+    rows = {row["student"]: row for row in csv.DictReader(open(out / "grades.csv"))}
+    assert float(rows["alice"]["score"]) == float(rows["alice"]["max_score"]) > 0
+    assert float(rows["erin"]["score"]) == 0 and rows["erin"]["status"] == "graded"
+    assert json.loads((out / "alice" / "results.json").read_text())["score"] > 0
+    assert len(unpacked) == 1 and not unpacked[0].exists()  # the unpacked copy is removed
+    again = bulk.grade_all("a2_numpy_mlp", archive, out, workers=1)  # the same zip again: nothing regraded
+    assert all(g.reused for g in again)
 
 
 def test_a_huge_sparse_file_is_refused_by_its_size_not_read(tmp_path):
@@ -138,7 +162,7 @@ def test_the_resume_key_changes_with_the_grader_code_devices_and_secret(a2, tmp_
     assert bulk.grading_fingerprint(a2, None) != base  # a fix to the grader regrades, same version string
 
 
-def test_a_rerun_asking_for_other_devices_regrades(a2, tmp_path):
+def test_a_rerun_asking_for_other_devices_regrades(a2, tmp_path, nngrade):
     subs = tmp_path / "subs"
     (subs / "alice").mkdir(parents=True)
     (subs / "alice" / "mlp.py").write_text(a2.reference_source)
@@ -179,7 +203,7 @@ def test_nothing_outlives_a_killed_grade_all(a2, tmp_path):
 
 # --------------------------------------------------------------------------- one identity everywhere
 
-def test_the_same_student_gets_the_same_hidden_inputs_on_every_path(a2, tmp_path):
+def test_the_same_student_gets_the_same_hidden_inputs_on_every_path(a2, tmp_path, nngrade):
     from graders.outputs import export
 
     wrong = a2.source_with(next(m for m in a2.mistakes if m.target == "linear_backward"))
@@ -236,7 +260,7 @@ def _refused(run, *words):
         assert word in run.stderr, run.stderr
 
 
-def test_out_naming_a_file_is_refused(batch, tmp_path):
+def test_out_naming_a_file_is_refused(batch, tmp_path, nngrade):
     target = tmp_path / "results.txt"
     target.write_text("precious")
     _refused(nngrade("grade-all", "a2_numpy_mlp", batch, "--out", target), "is a file")
@@ -246,19 +270,19 @@ def test_out_naming_a_file_is_refused(batch, tmp_path):
 
 @pytest.mark.parametrize("url, words", [("not a url", ["not a database URL"]),
                                         ("sqlite:////nonexistent-folder/gradebook.db", ["does not exist"])])
-def test_a_bad_gradebook_url_is_refused_before_grading(batch, tmp_path, url, words):
+def test_a_bad_gradebook_url_is_refused_before_grading(batch, tmp_path, url, words, nngrade):
     out = tmp_path / "out"
     _refused(nngrade("grade-all", "a2_numpy_mlp", batch, "--out", out, "--gradebook", url), "--gradebook", *words)
     assert not (out / "alice").exists()
 
 
-def test_a_file_that_is_not_a_zip_is_named_as_such(tmp_path):
+def test_a_file_that_is_not_a_zip_is_named_as_such(tmp_path, nngrade):
     notes = tmp_path / "submissions.tar"
     notes.write_text("not a zip")
     _refused(nngrade("grade-all", "a2_numpy_mlp", notes, "--out", tmp_path / "out"), "not a zip archive")
 
 
-def test_an_empty_root_or_one_students_folder_is_refused(batch, tmp_path):
+def test_an_empty_root_or_one_students_folder_is_refused(batch, tmp_path, nngrade):
     empty = tmp_path / "empty"
     empty.mkdir()
     _refused(nngrade("grade-all", "a2_numpy_mlp", empty, "--out", tmp_path / "o1"), "holds no submission folders")
@@ -266,7 +290,7 @@ def test_an_empty_root_or_one_students_folder_is_refused(batch, tmp_path):
              "nngrade grade")
 
 
-def test_a_wrapper_folder_is_unwrapped_like_a_zip(batch, tmp_path):
+def test_a_wrapper_folder_is_unwrapped_like_a_zip(batch, tmp_path, nngrade):
     wrapped = tmp_path / "wrap"
     (wrapped).mkdir()
     batch.rename(wrapped / "subs")
@@ -276,14 +300,14 @@ def test_a_wrapper_folder_is_unwrapped_like_a_zip(batch, tmp_path):
 
 
 @pytest.mark.skipif(engine.available_devices() != {"cpu"}, reason="this machine has a GPU")
-def test_device_cuda_without_a_gpu_is_refused(batch, tmp_path):
+def test_device_cuda_without_a_gpu_is_refused(batch, tmp_path, nngrade):
     _refused(nngrade("grade-all", "a3_torch_layers", batch, "--out", tmp_path / "out", "--device", "cuda"),
              "no usable GPU")
     _refused(nngrade("grade-all", "a2_numpy_mlp", batch, "--out", tmp_path / "out", "--device", "cuda"),
              "has no CUDA tests")
 
 
-def test_a_missing_end_solution_marker_is_one_line(tmp_path):
+def test_a_missing_end_solution_marker_is_one_line(tmp_path, nngrade):
     import shutil
 
     root = tmp_path / "course"

@@ -1,16 +1,12 @@
 """Every assignment proves itself: `nngrade validate NAME` exits 0."""
-import subprocess
-import sys
-
 import pytest
 
-from conftest import ASSIGNMENTS, ROOT
+from conftest import ASSIGNMENTS
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
-def test_validate_passes(name):
-    run = subprocess.run([sys.executable, "-m", "graders.cli", "validate", name, "--device", "cpu"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=900)
+def test_validate_passes(name, nngrade_main):
+    run = nngrade_main("validate", name, "--device", "cpu")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     assert ": VALID" in run.stdout
 

@@ -23,6 +23,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+# At module level, not in ``outcome``: the nbgrader notebook runs this module's code with
+# the graders imports replaced (graders/outputs/notebook.py), which it can do only here.
+from graders.sandbox.protocol import StudentError
+
 
 class Fail(AssertionError):
     """Property checks in a test body failed. ``failures`` holds each (message, mistake id
@@ -139,8 +143,6 @@ def outcome(function: Callable, *args, **kwargs) -> Outcome:
     Works the same for the reference (a real exception) and the student's worker
     (a ``StudentError`` carrying the remote exception's type name and class names).
     """
-    from graders.sandbox.protocol import StudentError
-
     try:
         return Outcome(value=function(*args, **kwargs))
     except StudentError as error:

@@ -15,11 +15,12 @@ otherwise calls the kernel it replaced. So a forbidden operator fails whatever r
 switched off or popped. Autograd is refused as the creation of any autograd graph node (in
 any thread), plus forward-mode AD's ``_make_dual``.
 
-In a worker the kernels are registered in the zygote before the fork, and the worker takes
-the only handle on them (``graders.integrity.enforce.take()``) before the student's module
-is imported. The first forbidden call raises ``ForbiddenCall`` (a ``BaseException``, so
-``except Exception`` does not swallow it) and is remembered, so a submission that catches
-it is still refused.
+In a torch assignment's worker the kernels are registered in the zygote before the fork (a
+NumPy assignment's workers have no guard: no torch), and the worker takes the only handle
+on them (``graders.integrity.enforce.take()``) before the student's module is imported.
+The first forbidden call raises ``ForbiddenCall`` (a ``BaseException``, so ``except
+Exception`` does not swallow it) and is remembered, so a submission that catches it is
+still refused.
 
 Grepping the source cannot do this: ``getattr(torch, "con" + "v2d")`` reads as nothing. A
 submission determined to dismantle the guard from inside its own process still may; what

@@ -3,66 +3,41 @@
 # call `_run_public` (the public tests, as pytest would run them) and, when the notebook
 # is graded, `_run_hidden` (further tests on fixed random inputs, compared with numbers
 # embedded in the test cell). Nothing here reads files or imports the solution.
-# (Generation appends graders.grading.hidden.Inputs and _STREAM, the random-stream fingerprint.)
+# Below this file's code, generation appends the grader's own graders/grading/hidden.py and
+# compare.py, each run as a module of its own (`_hidden`, `_compare`), so that a notebook
+# passes and fails by the grader's rules, and names defined in later cells cannot replace
+# theirs; then _STREAM, the random-stream fingerprint.
 import copy as _copy
 import itertools as _itertools
+import types as _types
 
 import numpy as np
 
 
-class Fail(AssertionError):
-    """A check in a test failed."""
-
-    def __init__(self, message, mistake=None):
-        super().__init__(message)
-        self.message, self.mistake = message, mistake
+class _StudentError(Exception):
+    """Stands in for graders.sandbox.protocol.StudentError, which only a worker raises: a
+    notebook calls the student's functions directly, so `outcome` sees their own exceptions."""
 
 
-def check(condition, message, mistake=None):
-    if not condition:
-        raise Fail(message, mistake)
+class _RemoteHandle:
+    """Stands in for graders.sandbox.protocol.RemoteHandle: nothing in a notebook is remote."""
 
 
-expect = check  # the grader goes on to report every failed property; a notebook stops at the first
-
-
-def hidden_test(task, weight=1.0, rtol=None, atol=None):
-    return lambda body: body
-
-
-class Outcome:
-    """What a call did: a value, or the name of the exception it raised (and of the classes
-    that exception derives from, so a subclass of the expected exception counts as it)."""
-
-    def __init__(self, value=None, error=None, message="", kinds=()):
-        self.value, self.error, self.message, self.kinds = value, error, message, tuple(kinds)
-
-    def raised(self, name):
-        return self.error is not None and (name in self.kinds or f"builtins.{name}" in self.kinds
-                                           or (not self.kinds and name == self.error))
-
-    def __repr__(self):
-        return f"Outcome(value={self.value!r}, error={self.error!r})"
-
-
-def outcome(function, *args, **kwargs):
-    try:
-        return Outcome(value=function(*args, **kwargs))
-    except Exception as error:  # noqa: BLE001 - the test asks what was raised
-        kinds = tuple(f"{c.__module__}.{c.__qualname__}" for c in type(error).__mro__ if c is not object)
-        return Outcome(error=type(error).__name__, message=str(error), kinds=kinds)
-
-
-def _is_tensor(value):
+def _load(name, source, **provided):
+    """Run one of the grader's modules in a namespace of its own; ``provided`` holds what it
+    imported from graders."""
     import sys
 
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(value, torch.Tensor)
+    module = _types.ModuleType(f"nngrade_{name}")
+    module.__dict__.update(provided)
+    sys.modules[module.__name__] = module  # as an import would: dataclasses look their module up there
+    exec(compile(source, f"<nngrade {name}.py>", "exec"), module.__dict__)
+    return module
 
 
 def _arrays(value, path="argument"):
     """(path, array) for every array or tensor in a call's arguments."""
-    if isinstance(value, np.ndarray) or _is_tensor(value):
+    if isinstance(value, np.ndarray) or _compare._is_tensor(value):
         yield path, value
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
@@ -75,7 +50,7 @@ def _arrays(value, path="argument"):
 def _same(a, b):
     if a.shape != b.shape:
         return False
-    if _is_tensor(a):
+    if _compare._is_tensor(a):
         equal = a == b
         if a.is_floating_point() or a.is_complex():
             equal |= a.isnan() & b.isnan()
@@ -108,103 +83,6 @@ class _Impl:
         return call
 
 
-def _tolerance(tolerance, dtype):
-    return tolerance.get(str(dtype).replace("torch.", ""), (0.0, 0.0))
-
-
-def _values(actual, expected, tolerance, path):
-    if expected.dtype.kind in "biu" and actual.dtype.kind in "biu":
-        wrong = actual != expected
-        return [] if not np.any(wrong) else [f"{path}: {int(wrong.sum())} of {wrong.size} values differ"]
-    rtol, atol = _tolerance(tolerance, expected.dtype)
-    a, e = actual.astype(np.complex128 if np.iscomplexobj(actual) else np.float64), \
-        expected.astype(np.complex128 if np.iscomplexobj(expected) else np.float64)
-    close = np.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
-    if np.all(close):
-        return []
-    with np.errstate(invalid="ignore", over="ignore"):
-        excess = np.where(close, 0, np.abs(a - e) / (atol + rtol * np.abs(e)))
-    worst = np.unravel_index(int(np.argmax(np.where(np.isnan(excess), np.inf, excess))), excess.shape)
-    return [f"{path}: {int((~close).sum())} of {close.size} values differ beyond tolerance (rtol={rtol:g}, "
-            f"atol={atol:g}); the worst{f' at index {tuple(int(i) for i in worst)}' if worst else ''}: "
-            f"{_difference(e[worst], a[worst])}"]
-
-
-def _difference(expected, actual):
-    """Both numbers with as many digits as it takes to tell them apart, and the errors."""
-    expected, actual = complex(expected), complex(actual)
-    if not expected.imag and not actual.imag:
-        expected, actual = expected.real, actual.real
-    digits = next((d for d in range(6, 18) if f"{expected:.{d}g}" != f"{actual:.{d}g}"), 17)
-    text = f"expected {expected:.{digits}g}, got {actual:.{digits}g}"
-    error = abs(actual - expected)
-    if error != error or error == float("inf"):
-        return text
-    return text + f" (absolute error {error:.2g}" + (f", relative error {error / abs(expected):.2g})" if expected else ")")
-
-
-def _scalar(value):
-    import numbers
-
-    if isinstance(value, (numbers.Number, np.number, np.bool_)):
-        return value
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        return value[()]
-    if _is_tensor(value) and value.dim() == 0:
-        return value.item()
-    return None
-
-
-def _compare(actual, expected, tolerance, path="result"):
-    """Differences between what the notebook computed and the embedded expected values."""
-    import numbers
-
-    if _is_tensor(expected):
-        if not _is_tensor(actual):
-            return [f"{path}: expected a tensor of shape {tuple(expected.shape)}, got {type(actual).__name__}"]
-        if tuple(actual.shape) != tuple(expected.shape) or actual.dtype != expected.dtype:
-            return [f"{path}: shape {tuple(actual.shape)} and dtype {actual.dtype}, expected "
-                    f"{tuple(expected.shape)} and {expected.dtype}"]
-        if actual.device.type != expected.device.type:
-            return [f"{path}: on device {actual.device}, expected {expected.device}"]
-        host = lambda t: (t.detach().cpu().float() if str(t.dtype) == "torch.bfloat16" else t.detach().cpu()).numpy()  # noqa: E731
-        return _values(host(actual), host(expected), tolerance, path)
-    if isinstance(expected, np.ndarray):
-        if expected.ndim == 0 and _scalar(actual) is not None and not _is_tensor(actual):
-            actual = np.asarray(_scalar(actual))
-        if not isinstance(actual, np.ndarray):
-            return [f"{path}: expected an array of shape {expected.shape}, got {type(actual).__name__}"]
-        if actual.shape != expected.shape or actual.dtype != expected.dtype:
-            return [f"{path}: shape {actual.shape} and dtype {actual.dtype}, expected {expected.shape} and {expected.dtype}"]
-        return _values(actual, expected, tolerance, path)
-    if isinstance(expected, (bool, np.bool_)):
-        value = _scalar(actual)
-        return [] if value is not None and bool(value) == bool(expected) else [f"{path}: expected {bool(expected)}, got {actual!r}"]
-    if isinstance(expected, (numbers.Number, np.number)):
-        value = _scalar(actual)
-        if value is None:
-            return [f"{path}: expected a number, got {type(actual).__name__}"]
-        return _values(np.asarray(value), np.asarray(expected), tolerance, path)
-    if isinstance(expected, Outcome):
-        if not isinstance(actual, Outcome):
-            return [f"{path}: expected an outcome, got {type(actual).__name__}"]
-        if expected.error is not None or actual.error is not None:
-            same = actual.error is not None and (expected.error == actual.error or bool(
-                expected.kinds and expected.kinds[0] in actual.kinds))
-            return [] if same else [f"{path}: expected {expected.error or 'a value'}, got {actual.error or 'a value'}"]
-        return _compare(actual.value, expected.value, tolerance, path)
-    if isinstance(expected, (tuple, list)):
-        if not isinstance(actual, (tuple, list)) or len(actual) != len(expected):
-            return [f"{path}: expected a sequence of {len(expected)} items, got {type(actual).__name__}"]
-        return [m for i, (a, e) in enumerate(zip(actual, expected)) for m in _compare(a, e, tolerance, f"{path}[{i}]")]
-    if isinstance(expected, dict):
-        if not isinstance(actual, dict) or set(actual) != set(expected):
-            return [f"{path}: expected a dict with keys {sorted(map(str, expected))}"]
-        return [m for k in expected for m in _compare(actual[k], expected[k], tolerance,
-                                                       k if path == "result" else f"{path}[{k!r}]")]
-    return [] if actual == expected else [f"{path}: expected {expected!r}, got {actual!r}"]
-
-
 _STREAM_OK = []
 
 
@@ -217,8 +95,9 @@ def _run_hidden(namespace, name, body, seed, expected, tolerance, params=("impl"
                                "with; regenerate it with `nngrade release --format nbgrader`")
         _STREAM_OK.append(True)
     fixtures = {"impl": _Impl(namespace), "rand": Inputs(seed, "cpu"), "device": "cpu"}
-    value = body(**{p: fixtures[p] for p in params})
-    differences = _compare(value, expected, tolerance)
+    value = _hidden.run_body(body, {p: fixtures[p] for p in params})
+    # The grader's tolerance is per dtype; one the assignment does not name is exact, as there.
+    differences = _compare.compare(value, expected, lambda dtype: tolerance.get(dtype, (0.0, 0.0)))
     if differences:
         raise AssertionError(f"hidden test {name} failed:\n  " + "\n  ".join(differences[:8]))
 
@@ -263,7 +142,6 @@ def _run_public(namespace, names):
 def _module(source, filename="<hidden tests>"):
     """A hidden test file's code, run in its own namespace so its names never clash with yours."""
     namespace = {"__name__": "nngrade_hidden", "check": check, "expect": expect, "hidden_test": hidden_test,
-                 "outcome": outcome,
-                 "Outcome": Outcome, "Fail": Fail, "Inputs": Inputs}
+                 "outcome": outcome, "Outcome": Outcome, "Fail": Fail, "Inputs": Inputs}
     exec(compile(source, filename, "exec"), namespace)
     return namespace

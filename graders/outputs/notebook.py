@@ -7,7 +7,8 @@ come from this machine's NumPy/torch. Its cells, in order:
 
 - the handout's introduction (markdown);
 - ``setup``: the reference module's imports and constants (locked);
-- ``test_helpers``: the small test harness the test cells call (locked; graders/outputs/nbruntime.py);
+- ``test_helpers``: the small test harness the test cells call (locked; graders/outputs/nbruntime.py
+  running the grader's own hidden.py and compare.py);
 - for every task of the manifest: its handout section (markdown), a solution cell with the
   task's functions, their ``### BEGIN SOLUTION`` regions intact (nbgrader replaces them
   with ``raise NotImplementedError()``), and an autograded test cell worth the task's CPU
@@ -37,7 +38,7 @@ from graders.grading.assignment import DEFAULT_TOLERANCE, Assignment, ManifestEr
 SCHEMA_VERSION = 3  # nbgrader's cell metadata schema
 STREAM_SEED = 12345  # the notebook checks that NumPy draws the numbers it was generated with
 LITERAL_LIMIT = 1_000_000  # characters of embedded expected values per hidden test
-RUNTIME_NAMES = {"check", "expect", "hidden_test", "outcome", "Outcome", "Fail"}  # what nbruntime offers hidden tests
+RUNTIME_NAMES = {"check", "expect", "hidden_test", "outcome", "Outcome", "Fail"}  # what test_helpers offers hidden tests
 _BEGIN, _END = "### BEGIN SOLUTION", "### END SOLUTION"
 _SKIPPED_SECTIONS = re.compile(r"^running the tests", re.IGNORECASE)  # the notebook runs its own tests
 
@@ -435,12 +436,64 @@ def literal(value) -> str:
     raise TypeError(f"a returned {type(value).__name__} cannot be embedded in a notebook")
 
 
+# The grader's modules the test_helpers cell carries, in order, as ``_<name>`` there, with the
+# cell's expression for each name they import from graders (nbruntime.py's stand-ins for
+# what exists only beside a worker).
+_EMBEDDED = {"hidden": {"StudentError": "_StudentError"},
+             "compare": {"Outcome": "_hidden.Outcome", "RemoteHandle": "_RemoteHandle"}}
+
+
+def _embedded(name: str, provided: dict[str, str]) -> str:
+    """graders/grading/<name>.py as the cell runs it: its own code, not a copy, without its
+    imports from graders, which ``provided`` replaces. An import from graders inside a
+    function could not be replaced; it fails the release rather than a student's notebook."""
+    from graders import grading
+
+    path = Path(grading.__file__).with_name(f"{name}.py")
+    source = path.read_text()
+    tree = ast.parse(source)
+    top = set(tree.body)
+    dropped, lines = set(), source.splitlines(keepends=True)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            modules = [node.module or ""]
+        else:
+            continue
+        if not any(m == "graders" or m.startswith("graders.") for m in modules):
+            continue
+        if node not in top or isinstance(node, ast.Import):
+            raise NotebookError(f"{path}, line {node.lineno}: the notebook cannot replace this import "
+                                "(import names from graders at module level)")
+        dropped |= {alias.asname or alias.name for alias in node.names}
+        lines[node.lineno - 1:node.end_lineno] = [""] * (node.end_lineno - node.lineno + 1)
+    if dropped != set(provided):
+        raise NotebookError(f"{path} imports {sorted(dropped)} from graders; the notebook provides "
+                            f"{sorted(provided)} (notebook._EMBEDDED)")
+    arguments = "".join(f", {key}={value}" for key, value in provided.items())
+    return f"_{name} = _load({name!r}, {_source_literal(''.join(lines).strip())}{arguments})"
+
+
+def _source_literal(text: str) -> str:
+    """A string literal for a module's code that still reads as code, line for line (a repr
+    would put it all on one line)."""
+    escaped = text.replace("\\", "\\\\").replace("'''", "\\'\\'\\'")
+    literal = "'''" + (escaped[:-1] + "\\'" if escaped.endswith("'") else escaped) + "'''"
+    assert ast.literal_eval(literal) == text
+    return literal
+
+
 def _runtime() -> str:
-    """The test_helpers cell: graders/outputs/nbruntime.py, the grader's own ``Inputs``, and the
-    random-stream fingerprint the hidden tests check before they trust their seeds."""
+    """The test_helpers cell: graders/outputs/nbruntime.py, then the grader's hidden.py and
+    compare.py (``_embedded``), the names hidden tests import, and the random-stream
+    fingerprint the hidden tests check before they trust their seeds."""
     source = Path(__file__).with_name("nbruntime.py").read_text().rstrip()
+    modules = "\n\n".join(_embedded(name, provided) for name, provided in _EMBEDDED.items())
+    names = sorted(RUNTIME_NAMES | {"Inputs"})
     numbers = hidden.Inputs(STREAM_SEED).normal(4).tolist()
-    return (f"{source}\n\n\n{inspect.getsource(hidden.Inputs).rstrip()}\n\n\n"
+    return (f"{source}\n\n\n{modules}\n"
+            f"{', '.join(names)} = {', '.join(f'_hidden.{n}' for n in names)}\n\n"
             f"_STREAM = ({STREAM_SEED}, {numbers!r})\n")
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from graders.grading.assignment import reveals
 from graders.grading.engine import SubmissionResult, TestResult
 
-# The first nine columns are fixed (DESIGN.md and older runs); what an LMS import needs
+# The first nine columns are fixed (README.md lists them; older runs' files have them); what an LMS import needs
 # follows: the score as a percentage and the student's identifier there (the roster's, else
 # the folder name).
 CSV_COLUMNS = ("student", "assignment", "score", "max_score", "status", "tests_passed",

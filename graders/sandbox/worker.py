@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import errno
 import functools
 import importlib.util
 import os
@@ -372,6 +373,8 @@ def _describe_error(error: BaseException, during: str) -> dict:
         message = f"ran out of memory while {during} (the worker's memory limit)"
     elif limit == "gpu_memory_mb":
         message = f"ran out of GPU memory while {during} (the worker's GPU memory limit)"
+    elif limit == "file_mb":
+        message = f"wrote a file past the worker's file-size limit while {during}"
     else:
         message = str(error)
     return {"type": type(error).__name__, "message": message[:2000],
@@ -409,4 +412,8 @@ def _limit_behind(error: BaseException) -> str | None:
     if isinstance(error, MemoryError) or (
             isinstance(error, RuntimeError) and "can't allocate memory" in str(error)):
         return "memory_mb"
+    # Python ignores SIGXFSZ, so RLIMIT_FSIZE never kills the worker (the host's SIGXFSZ
+    # case): the write fails with EFBIG instead, in the student's own call.
+    if isinstance(error, OSError) and error.errno == errno.EFBIG:
+        return "file_mb"
     return None

@@ -23,9 +23,7 @@ def neuron(x, w, b):
     Returns:
         out: a 0-dim tensor (shape ``()``) of ``x``'s dtype, on ``x``'s device.
     """
-    ### BEGIN SOLUTION
     return x @ w + b
-    ### END SOLUTION
 
 
 def relu(x):
@@ -37,9 +35,7 @@ def relu(x):
     Returns:
         out: a new tensor of ``x``'s shape, dtype and device; ``x`` is left unchanged.
     """
-    ### BEGIN SOLUTION
     return torch.clamp(x, min=0)
-    ### END SOLUTION
 
 
 def broadcast_shape(a, b):
@@ -60,7 +56,6 @@ def broadcast_shape(a, b):
         ValueError: when the shapes are incompatible; the message names the first
             clashing axis (counted from the right, -1 being the last) and both lengths.
     """
-    ### BEGIN SOLUTION
     rank = max(len(a), len(b))
     padded_a = (1,) * (rank - len(a)) + tuple(a)
     padded_b = (1,) * (rank - len(b)) + tuple(b)
@@ -71,7 +66,6 @@ def broadcast_shape(a, b):
                              f"lengths {m} and {n} are neither equal nor 1")
         shape.append(n if m == 1 else m)
     return tuple(shape)
-    ### END SOLUTION
 
 
 def manhattan(x1, x2):
@@ -84,9 +78,7 @@ def manhattan(x1, x2):
     Returns:
         distance: a 0-dim tensor of ``x1``'s dtype, on ``x1``'s device.
     """
-    ### BEGIN SOLUTION
     return (x1 - x2).abs().sum()
-    ### END SOLUTION
 
 
 def euclidean(x1, x2):
@@ -99,9 +91,7 @@ def euclidean(x1, x2):
     Returns:
         distance: a 0-dim tensor of ``x1``'s dtype, on ``x1``'s device.
     """
-    ### BEGIN SOLUTION
     return ((x1 - x2) ** 2).sum().sqrt()
-    ### END SOLUTION
 
 
 def xavier_init(fan_in, fan_out, generator=None):
@@ -118,11 +108,9 @@ def xavier_init(fan_in, fan_out, generator=None):
         W: (fan_in, fan_out) float32 tensor, on the generator's device (CPU when
             ``generator`` is None).
     """
-    ### BEGIN SOLUTION
     device = generator.device if generator is not None else "cpu"
     std = 1.0 / math.sqrt(fan_in)
     return torch.randn(fan_in, fan_out, generator=generator, dtype=torch.float32, device=device) * std
-    ### END SOLUTION
 
 
 def kaiming_init(fan_in, fan_out, generator=None):
@@ -139,11 +127,9 @@ def kaiming_init(fan_in, fan_out, generator=None):
         W: (fan_in, fan_out) float32 tensor, on the generator's device (CPU when
             ``generator`` is None).
     """
-    ### BEGIN SOLUTION
     device = generator.device if generator is not None else "cpu"
     std = math.sqrt(2.0 / fan_in)
     return torch.randn(fan_in, fan_out, generator=generator, dtype=torch.float32, device=device) * std
-    ### END SOLUTION
 
 
 def and_perceptron():
@@ -156,9 +142,7 @@ def and_perceptron():
         w: (2,) float tensor (or a list of two floats).
         b: float.
     """
-    ### BEGIN SOLUTION
     return torch.tensor([1.0, 1.0]), -1.5
-    ### END SOLUTION
 
 
 def xor_network():
@@ -174,7 +158,6 @@ def xor_network():
             "w2": (2,) float tensor, the output unit's weights;
             "b2": float.
     """
-    ### BEGIN SOLUTION
     # Both hidden units see x1 + x2; the second only fires when both inputs are on,
     # and the output subtracts it twice, turning OR into XOR.
     return {
@@ -183,7 +166,6 @@ def xor_network():
         "w2": torch.tensor([1.0, -2.0]),
         "b2": 0.0,
     }
-    ### END SOLUTION
 
 
 def euclidean_without_sqrt(x1, x2):

@@ -25,10 +25,8 @@ def linear_forward(x, W, b):
         out: (N, M) outputs.
         cache: (x, W, b), read only by ``linear_backward``.
     """
-    ### BEGIN SOLUTION
     out = x @ W + b
     return out, (x, W, b)
-    ### END SOLUTION
 
 
 def linear_backward(dout, cache):
@@ -43,13 +41,11 @@ def linear_backward(dout, cache):
         dW: (D, M) gradient with respect to W.
         db: (M,) gradient with respect to b.
     """
-    ### BEGIN SOLUTION
     x, W, _ = cache
     dx = dout @ W.T
     dW = x.T @ dout
     db = dout.sum(axis=0)  # every sample adds its own contribution to the shared bias
     return dx, dW, db
-    ### END SOLUTION
 
 
 def relu_forward(x):
@@ -62,10 +58,8 @@ def relu_forward(x):
         out: same shape as x.
         cache: x, read only by ``relu_backward``.
     """
-    ### BEGIN SOLUTION
     out = np.maximum(x, 0)
     return out, x
-    ### END SOLUTION
 
 
 def relu_backward(dout, cache):
@@ -81,10 +75,8 @@ def relu_backward(dout, cache):
     Returns:
         dx: gradient with respect to x, same shape as dout.
     """
-    ### BEGIN SOLUTION
     x = cache
     return dout * (x > 0)
-    ### END SOLUTION
 
 
 def mse_loss(pred, target):
@@ -99,12 +91,10 @@ def mse_loss(pred, target):
         dpred: (N, M) gradient of the loss with respect to pred,
             2 * (pred - target) / pred.size.
     """
-    ### BEGIN SOLUTION
     diff = pred - target
     loss = float(np.mean(diff ** 2))
     dpred = 2 * diff / diff.size  # the mean runs over every element, not just the batch
     return loss, dpred
-    ### END SOLUTION
 
 
 def dropout_forward(x, p, train, rng):
@@ -125,14 +115,12 @@ def dropout_forward(x, p, train, rng):
         cache: what ``dropout_backward`` needs to send the gradient through the
             same elements that were kept (the scaled mask, or None in evaluation).
     """
-    ### BEGIN SOLUTION
     if not train:
         return x.copy(), None
     keep = rng.random(x.shape) >= p
     # Cast the mask to x's dtype so a float32 input gives a float32 output.
     mask = (keep / (1 - p)).astype(x.dtype)
     return x * mask, mask
-    ### END SOLUTION
 
 
 def dropout_backward(dout, cache):
@@ -145,12 +133,10 @@ def dropout_backward(dout, cache):
     Returns:
         dx: gradient with respect to x, same shape as dout.
     """
-    ### BEGIN SOLUTION
     mask = cache
     if mask is None:  # evaluation mode: the layer was the identity
         return dout.copy()
     return dout * mask
-    ### END SOLUTION
 
 
 def two_layer_net(x, y, params, dropout_p=0.0, rng=None):
@@ -170,7 +156,6 @@ def two_layer_net(x, y, params, dropout_p=0.0, rng=None):
         loss: a Python float, the MSE of the network's output against y.
         grads: dict with the same keys and shapes as params.
     """
-    ### BEGIN SOLUTION
     hidden, linear1 = linear_forward(x, params["W1"], params["b1"])
     hidden, relu = relu_forward(hidden)
     if dropout_p > 0:
@@ -184,7 +169,6 @@ def two_layer_net(x, y, params, dropout_p=0.0, rng=None):
     dhidden = relu_backward(dhidden, relu)
     _, dW1, db1 = linear_backward(dhidden, linear1)
     return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
-    ### END SOLUTION
 
 
 def sgd_step(params, grads, lr):
@@ -198,9 +182,7 @@ def sgd_step(params, grads, lr):
     Returns:
         A new dict of updated parameters; params and grads are left unchanged.
     """
-    ### BEGIN SOLUTION
     return {name: value - lr * grads[name] for name, value in params.items()}
-    ### END SOLUTION
 
 
 def sgd_momentum_step(params, grads, velocity, lr, momentum):
@@ -221,14 +203,12 @@ def sgd_momentum_step(params, grads, velocity, lr, momentum):
         new_velocity: dict of updated velocities, one per parameter.
         None of the arguments is modified.
     """
-    ### BEGIN SOLUTION
     new_params, new_velocity = {}, {}
     for name, value in params.items():
         previous = velocity.get(name, np.zeros_like(value))
         new_velocity[name] = momentum * previous + grads[name]
         new_params[name] = value - lr * new_velocity[name]
     return new_params, new_velocity
-    ### END SOLUTION
 
 
 def momentum_ema(params, grads, velocity, lr, momentum):
