@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from graders.grading import assignment as assignments  # noqa: E402
+from graders import kinds  # noqa: E402
 
 TARGET = 1.5
 DEFAULT_ASSIGNMENTS = ("a2_numpy_mlp", "a3_torch_layers", "a4_conv", "a5_autograd")
@@ -50,7 +50,7 @@ def main() -> int:
     cold: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="nngrade-cold-") as scratch:
         for name in args.assignments or DEFAULT_ASSIGNMENTS:
-            assignment = assignments.load(name, ROOT)
+            assignment = kinds.load(name, ROOT)
             submission = Path(scratch) / name / "student"
             submission.mkdir(parents=True)
             (submission / f"{assignment.module}.py").write_text(assignment.reference_source)
