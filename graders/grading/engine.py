@@ -2,7 +2,10 @@
 reference, compare, diagnose known mistakes, and score. Rendering is not done here."""
 from __future__ import annotations
 
+import importlib
 import re
+import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -166,6 +169,14 @@ def plan(assignment: Assignment, devices: set[str] | None = None) -> list[tuple[
     return pairs
 
 
+def _import_in_background(module: str) -> None:
+    """Import ``module`` on a thread of its own: the reference's first backward with a given
+    gradient imports torch's symbolic shapes (and sympy, 0.4 s), which this process can do
+    while it waits for its zygote and worker, not in a cold grade's critical path."""
+    if module not in sys.modules:
+        threading.Thread(target=importlib.import_module, args=(module,), daemon=True).start()
+
+
 def grade(assignment: Assignment, submission: Path, student: str,
           devices: set[str] | None = None, identity: str | None = None) -> SubmissionResult:
     """``identity``: who the student is for seeding their hidden inputs (an email from the
@@ -173,6 +184,8 @@ def grade(assignment: Assignment, submission: Path, student: str,
     started = time.monotonic()
     # Warming up beside this process's own first imports (torch, to list the devices).
     shared_zygote(assignment.framework == "torch", wait=False)
+    if assignment.framework == "torch":
+        _import_in_background("torch.fx.experimental.symbolic_shapes")
     result = SubmissionResult(student=student, assignment=assignment.name, status="graded",
                               reveal=assignment.reveal)
     present = available_devices(assignment)
