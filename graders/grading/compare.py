@@ -160,7 +160,8 @@ def _compare_values(actual: np.ndarray, expected: np.ndarray, tol: tuple[float, 
         return []
     bad = ~close
     # The worst value is the one furthest beyond its own tolerance, not the largest one.
-    with np.errstate(invalid="ignore", over="ignore"):
+    # With a zero tolerance a difference is infinitely beyond it: inf, without a warning.
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         excess = np.where(bad, np.abs(actual_f - expected_f) / (atol + rtol * np.abs(expected_f)), 0)
     excess = np.where(np.isnan(excess), np.inf, excess)
     worst = np.unravel_index(int(np.argmax(excess)), excess.shape) if excess.ndim else ()
