@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from graders import kinds  # noqa: E402
-from graders.sandbox import executors  # noqa: E402
+from graders.sandbox import executors, isolation  # noqa: E402
 
 TARGET = 0.15  # median per submission / the bare import
 P90_TARGET = 0.5
@@ -122,29 +122,12 @@ class Watcher:
             self.seen["last"] = self._read(done)  # the batch's end comes between two looks
 
     def _read(self, done: int) -> dict:
-        tree = [self.pid, *_descendants(self.pid)]
+        tree = [self.pid, *isolation.descendants(self.pid)]
         pool = [pid for pid in tree if pid != self.pid and "multiprocessing" in _cmdline(pid)]
         return {"results": done, "coordinator_peak_mb": _status(self.pid, "VmHWM"),
                 "coordinator_mb": _status(self.pid, "VmRSS"),
                 "grading_peak_mb": max((_status(pid, "VmHWM") for pid in pool), default=0.0),
                 "open_fds": sum(_fds(pid) for pid in tree), "processes": len(tree)}
-
-
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    children.setdefault(int(stat.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-            except (OSError, IndexError):
-                pass
-    found, frontier = [], [pid]
-    while frontier:
-        below = children.get(frontier.pop(), [])
-        found += below
-        frontier += below
-    return found
 
 
 def _status(pid: int, field: str) -> float:

@@ -69,13 +69,10 @@ def freeze_heap() -> None:
     gc.enable()
 
 
-def serve(control: socket.socket, when_idle=None) -> None:
-    """Answer the grading process until it hangs up. ``when_idle``: run once, after the
-    first worker is started (the zygote has nothing else to do while it runs)."""
-    exits: dict[int, int] = {}
-
+def _reap_children(exits: dict[int, int] | None = None) -> None:
+    """Reap every child as it ends (orphans adopted included), keeping the last 4096 wait
+    statuses in ``exits`` when given; leave Ctrl-C to the grader."""
     def reap(signum, frame):
-        # Keep each worker's wait status so the grader can say why it died.
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -83,13 +80,21 @@ def serve(control: socket.socket, when_idle=None) -> None:
                 return
             if pid == 0:
                 return
-            exits[pid] = status
-            if len(exits) > 4096:
-                exits.pop(next(iter(exits)))
+            if exits is not None:
+                exits[pid] = status
+                if len(exits) > 4096:
+                    exits.pop(next(iter(exits)))
 
-    namespaces: dict[int, isolation.Namespaces] = {}
     signal.signal(signal.SIGCHLD, reap)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the grader's to handle
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def serve(control: socket.socket, when_idle=None) -> None:
+    """Answer the grading process until it hangs up. ``when_idle``: run once, after the
+    first worker is started (the zygote has nothing else to do while it runs)."""
+    exits: dict[int, int] = {}  # each worker's wait status, so the grader can say why it died
+    namespaces: dict[int, isolation.Namespaces] = {}
+    _reap_children(exits)
     while True:
         try:
             payload, fds, _, _ = socket.recv_fds(control, 1 << 16, 2)
@@ -147,17 +152,7 @@ def serve_zygotes(control: socket.socket) -> None:
     asks (through the coordinator, with the zygote's end of that process's socket
     attached), so that torch is imported once per batch rather than once per process.
     Each forked zygote then serves its grading process alone, as if started for it."""
-    def reap(signum, frame):
-        while True:
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-
-    signal.signal(signal.SIGCHLD, reap)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _reap_children()
     while True:
         try:
             payload, fds, _, _ = socket.recv_fds(control, 1 << 16, 1)
