@@ -13,7 +13,10 @@ TORCH_INDEX ?= $(shell sed -n 's/^torch-index *= *"\(.*\)"/\1/p' pyproject.toml)
 # What grading and the report need (the demo); the test extra adds Dask, Ray, nbgrader.
 $(VENV)/.core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -c "import torch" 2>/dev/null || $(PIP) "$(TORCH_PIN)" --extra-index-url "$(TORCH_INDEX)"
+	# torch alone from the CPU index (never PyPI's CUDA build); its dependencies come with
+	# the next step from the usual index, so only torch's own page is asked of the CPU index
+	# (offline or behind a mirror, every page asked of it is retried for seconds).
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) --no-deps "$(TORCH_PIN)" --index-url "$(TORCH_INDEX)"
 	$(PIP) -e ".[report]"
 	touch $@
 
