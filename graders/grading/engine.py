@@ -170,9 +170,12 @@ def plan(assignment: Assignment, devices: set[str] | None = None) -> list[tuple[
 
 
 def _import_in_background(module: str) -> None:
-    """Import ``module`` on a thread of its own: the reference's first backward with a given
-    gradient imports torch's symbolic shapes (and sympy, 0.4 s), which this process can do
-    while it waits for its zygote and worker, not in a cold grade's critical path."""
+    """Import ``module`` on a thread of its own, while this process waits for its zygote.
+
+    Used for torch's symbolic shapes (and sympy, 0.4 s): the probes of a custom autograd
+    Function run it through autograd with a given gradient, which imports them in the
+    middle of a cold grade. Only where the reference defines such a Function: elsewhere
+    nothing needs them, and they would cost every garbage collection of the process."""
     if module not in sys.modules:
         threading.Thread(target=importlib.import_module, args=(module,), daemon=True).start()
 
@@ -184,7 +187,7 @@ def grade(assignment: Assignment, submission: Path, student: str,
     started = time.monotonic()
     # Warming up beside this process's own first imports (torch, to list the devices).
     shared_zygote(assignment.framework == "torch", wait=False)
-    if assignment.framework == "torch":
+    if "autograd.Function" in assignment.reference_source:
         _import_in_background("torch.fx.experimental.symbolic_shapes")
     result = SubmissionResult(student=student, assignment=assignment.name, status="graded",
                               reveal=assignment.reveal)
