@@ -181,12 +181,31 @@ def test_the_notebook_cell_defines_no_copy_of_the_graders_helpers():
     own = {node.name for node in runtime.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
     own |= {target.id for node in runtime.body if isinstance(node, ast.Assign) for target in node.targets
             if isinstance(target, ast.Name)}
-    from graders.grading import compare, hidden
+    from graders.grading import compare, hidden, mutation
 
-    shared = {name for module in (compare, hidden) for name in vars(module) if not name.startswith("__")}
+    shared = {name for module in (compare, hidden, mutation) for name in vars(module) if not name.startswith("__")}
     assert not own & shared, own & shared
     assert "graders" not in "".join(line for line in notebook._runtime().splitlines()
                                     if line.lstrip().startswith(("import ", "from ")))
+
+
+def test_the_notebook_cell_refuses_an_in_place_change_in_the_graders_words():
+    import numpy as np
+
+    from graders.grading.hidden import mutation_failure
+
+    cell = {"__name__": "__main__"}
+    exec(notebook._runtime(), cell)
+
+    def scale(x, factor):
+        x *= factor
+        return x
+
+    impl = cell["_Impl"]({"scale": scale, "double": lambda x: 2 * x})
+    assert impl.double(np.ones(2)).tolist() == [2.0, 2.0]
+    with pytest.raises(AssertionError) as raised:
+        impl.scale(np.ones(2), 3.0)
+    assert str(raised.value) == str(mutation_failure("scale", ["x"]))
 
 
 def test_a_quiz_has_no_notebook(load, tmp_path, capsys):

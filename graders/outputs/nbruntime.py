@@ -3,11 +3,11 @@
 # call `_run_public` (the public tests, as pytest would run them) and, when the notebook
 # is graded, `_run_hidden` (further tests on fixed random inputs, compared with numbers
 # embedded in the test cell). Nothing here reads files or imports the solution.
-# Below this file's code, generation appends the grader's own graders/grading/hidden.py and
-# compare.py, each run as a module of its own (`_hidden`, `_compare`), so that a notebook
+# Below this file's code, generation appends the grader's own graders/grading/hidden.py,
+# compare.py and mutation.py, each run as a module of its own (`_hidden`, `_compare`,
+# `_mutation`), so that a notebook
 # passes and fails by the grader's rules, and names defined in later cells cannot replace
 # theirs; then _STREAM, the random-stream fingerprint.
-import copy as _copy
 import itertools as _itertools
 import types as _types
 
@@ -35,29 +35,6 @@ def _load(name, source, **provided):
     return module
 
 
-def _arrays(value, path="argument"):
-    """(path, array) for every array or tensor in a call's arguments."""
-    if isinstance(value, np.ndarray) or _compare._is_tensor(value):
-        yield path, value
-    elif isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            yield from _arrays(item, f"{path}[{index}]")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _arrays(item, f"{path}[{key!r}]")
-
-
-def _same(a, b):
-    if a.shape != b.shape:
-        return False
-    if _compare._is_tensor(a):
-        equal = a == b
-        if a.is_floating_point() or a.is_complex():
-            equal |= a.isnan() & b.isnan()
-        return bool(equal.all())
-    return np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
-
-
 class _Impl:
     """The functions under test, found by name in the notebook; inputs must stay unchanged."""
 
@@ -73,11 +50,11 @@ class _Impl:
         function = self._namespace[name]
 
         def call(*args, **kwargs):
-            before = [(path, array, _copy.deepcopy(array)) for path, array in _arrays((args, kwargs), "")]
+            watch = _mutation.watch(function, args, kwargs)
             value = function(*args, **kwargs)
-            changed = [path for path, array, copy in before if not _same(array, copy)]
+            changed = watch.changed()
             if changed:
-                raise AssertionError(f"{name}() modified its input in place; inputs must be left unchanged")
+                raise _hidden.mutation_failure(name, changed)
             return value
 
         return call

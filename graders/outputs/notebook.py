@@ -8,7 +8,7 @@ come from this machine's NumPy/torch. Its cells, in order:
 - the handout's introduction (markdown);
 - ``setup``: the reference module's imports and constants (locked);
 - ``test_helpers``: the small test harness the test cells call (locked; graders/outputs/nbruntime.py
-  running the grader's own hidden.py and compare.py);
+  running the grader's own hidden.py, compare.py and mutation.py);
 - for every task of the manifest: its handout section (markdown), a solution cell with the
   task's functions, their ``### BEGIN SOLUTION`` regions intact (nbgrader replaces them
   with ``raise NotImplementedError()``), and an autograded test cell worth the task's CPU
@@ -440,7 +440,8 @@ def literal(value) -> str:
 # cell's expression for each name they import from graders (nbruntime.py's stand-ins for
 # what exists only beside a worker).
 _EMBEDDED = {"hidden": {"StudentError": "_StudentError"},
-             "compare": {"Outcome": "_hidden.Outcome", "RemoteHandle": "_RemoteHandle"}}
+             "compare": {"Outcome": "_hidden.Outcome", "RemoteHandle": "_RemoteHandle"},
+             "mutation": {}}
 
 
 def _embedded(name: str, provided: dict[str, str]) -> str:
@@ -485,8 +486,8 @@ def _source_literal(text: str) -> str:
 
 
 def _runtime() -> str:
-    """The test_helpers cell: graders/outputs/nbruntime.py, then the grader's hidden.py and
-    compare.py (``_embedded``), the names hidden tests import, and the random-stream
+    """The test_helpers cell: graders/outputs/nbruntime.py, then the grader's hidden.py,
+    compare.py and mutation.py (``_embedded``), the names hidden tests import, and the random-stream
     fingerprint the hidden tests check before they trust their seeds."""
     source = Path(__file__).with_name("nbruntime.py").read_text().rstrip()
     modules = "\n\n".join(_embedded(name, provided) for name, provided in _EMBEDDED.items())
