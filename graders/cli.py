@@ -94,8 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ManifestError, FileNotFoundError, NotADirectoryError, IsolationUnavailable, BatchError) as error:
         print(f"nngrade: {error}", file=sys.stderr)
         return 2
-    except RuntimeError as error:  # a GraderProblem: the grader could not run the tests here
-        if type(error).__name__ != "GraderProblem":
+    except RuntimeError as error:
+        from graders.sandbox.host import GraderProblem  # only now: a command that grades nothing never loads it
+
+        if not isinstance(error, GraderProblem):  # the grader could not run the tests here
             raise
         print(f"nngrade: the grader could not run this submission's tests: {error}", file=sys.stderr)
         return 1

@@ -147,3 +147,27 @@ def test_guard_lists_what_each_group_covers(nngrade):
     for operator in ("aten::_convolution_mode", "aten::thnn_conv2d", "aten::cudnn_convolution_relu", "aten::im2col",
                      "aten::max_pool2d_with_indices_backward", "aten::_make_dual"):
         assert f"  {operator}\n" in run.stdout, operator
+
+
+def test_a_grader_problem_is_one_clear_line_and_any_other_error_still_raises(nngrade, make_submission, monkeypatch):
+    """The grader failing to run a submission's tests (CUDA that cannot start in the sandbox,
+    say) is the instructor's to fix: exit 1 with what went wrong. A bug stays a traceback."""
+    import dataclasses
+
+    from graders import kinds
+    from graders.sandbox.host import GraderProblem
+
+    folder = make_submission("alice", {"mlp.py": "x = 1\n"})
+
+    def failing_with(error):
+        def grade(*args, **kwargs):
+            raise error
+        return dataclasses.replace(kinds.CODE, grade=grade)
+
+    monkeypatch.setattr(kinds, "of", lambda loaded: failing_with(GraderProblem("CUDA could not be started")))
+    run = nngrade("grade", "a2_numpy_mlp", folder)
+    assert run.returncode == 1
+    assert run.stderr.strip() == "nngrade: the grader could not run this submission's tests: CUDA could not be started"
+    monkeypatch.setattr(kinds, "of", lambda loaded: failing_with(RuntimeError("a bug")))
+    with pytest.raises(RuntimeError, match="a bug"):
+        nngrade("grade", "a2_numpy_mlp", folder)
