@@ -136,14 +136,10 @@ class Zygote:
         return not poller.poll(0)
 
     def close(self) -> None:
-        self._control.close()  # a zygote ends when its grading process hangs up
         if self._process is None:
-            return  # its parent, the batch's SharedZygotes, reaps it
-        try:
-            self._process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+            self._control.close()  # it ends when we hang up; its parent, SharedZygotes, reaps it
+        else:
+            _hang_up(self._control, self._process, 5)
 
 
 class SharedZygotes:
@@ -172,12 +168,18 @@ class SharedZygotes:
 
     def close(self) -> None:
         """Every zygote it forked ends with it, and whatever is left under them."""
-        self._control.close()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        _hang_up(self._control, self._process, 10)
+
+
+def _hang_up(control: socket.socket, process: subprocess.Popen, wait: float) -> None:
+    """End a zygote process we started: it ends when its control socket closes (killing
+    what is left under it); killed if it has not within ``wait`` seconds."""
+    control.close()
+    try:
+        process.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _start_zygote_process(with_torch: bool, shared: bool = False) -> tuple[subprocess.Popen, socket.socket]:
