@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from graders import kinds  # noqa: E402
+from grade_time import bare_import_seconds  # noqa: E402 - the one yardstick of every bench
 
 TARGET = 1.5
 DEFAULT_ASSIGNMENTS = ("a2_numpy_mlp", "a3_torch_layers", "a4_conv", "a5_autograd")
@@ -58,7 +59,7 @@ def main() -> int:
                      "--out", str(Path(scratch) / name / "out")]
             timed(grade)  # the first run fills the OS page cache; every later one finds it warm
             for _ in range(args.repeats):
-                bare.append(timed([sys.executable, "-c", "import numpy, torch"]))
+                bare += bare_import_seconds(1)
                 cold.setdefault(name, []).append(timed(grade))
     yardstick = statistics.median(bare)
     print(f"bare `python -c 'import numpy, torch'`: median {yardstick:.3f} s of {len(bare)} "

@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from graders import kinds  # noqa: E402
 from graders.sandbox import executors  # noqa: E402
+from grade_time import bare_import_seconds  # noqa: E402 - the one yardstick of every bench
 
 TARGET = 0.1  # grade-all's wall time for the batch, as a fraction of nbgrader autograde's
 DEFAULT_ASSIGNMENT = "a2_numpy_mlp"
@@ -103,10 +104,6 @@ def _meta(cell) -> dict:
 
 
 # --------------------------------------------------------------------------- the graders
-
-def bare_import_seconds(repeats: int) -> list[float]:
-    return [_timed([sys.executable, "-c", "import numpy, torch"])[0] for _ in range(repeats)]
-
 
 def _timed(command: list[str], **options) -> tuple[float, subprocess.CompletedProcess]:
     started = time.perf_counter()
