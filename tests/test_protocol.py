@@ -32,6 +32,17 @@ def test_tensors_keep_dtype_and_come_back_as_tensors():
     assert back[0].dtype == torch.float64 and back[1].dtype == torch.bfloat16
 
 
+def test_strided_views_subclasses_and_tensors_needing_grad_arrive_as_their_values():
+    base = torch.arange(12, dtype=torch.float32).reshape(3, 4)
+    weight = torch.nn.Parameter(torch.ones(2, 2, dtype=torch.float64))
+    back = roundtrip({"view": base.t(), "step": base[:, ::2], "param": weight, "graph": weight * 2,
+                      "numpy_view": base.numpy().T, "ints": torch.tensor([1, 2], dtype=torch.int16)})
+    assert torch.equal(back["view"], base.t()) and torch.equal(back["step"], base[:, ::2])
+    assert type(back["param"]) is torch.Tensor and back["param"].dtype == torch.float64
+    assert not back["graph"].requires_grad and torch.equal(back["graph"], torch.full((2, 2), 2.0, dtype=torch.float64))
+    assert np.array_equal(back["numpy_view"], base.numpy().T) and back["ints"].dtype == torch.int16
+
+
 def test_objects_become_handles_only_where_the_sender_allows():
     kept = []
     back = roundtrip((np.ones(1), object()), make_handle=lambda obj: kept.append(obj) or len(kept))

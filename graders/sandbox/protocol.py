@@ -91,8 +91,18 @@ def encode(value, *, make_handle=None) -> tuple[bytes, list[memoryview]]:
     without it such objects are an error (the trusted side never sends them).
     """
     buffers: list[memoryview] = []
+    torch = _torch_if_loaded()
+    tensor_class = torch.Tensor if torch is not None else ()
 
     def walk(item):
+        kind = type(item)
+        # The common exact types first: a message is mostly tensors, arrays and numbers.
+        if kind is tensor_class:
+            return _tensor(item)
+        if kind is np.ndarray:
+            return _array(item, "numpy", "cpu", _dtype_name(item.dtype))
+        if kind is float:
+            return {"$float": repr(item)} if item != item or item in (float("inf"), float("-inf")) else item
         if isinstance(item, np.generic):  # before float: np.float64 subclasses float
             return walk(np.asarray(item)) | {"scalar": True}
         if item is None or isinstance(item, (bool, str)):
@@ -103,7 +113,7 @@ def encode(value, *, make_handle=None) -> tuple[bytes, list[memoryview]]:
             return {"$float": repr(item)} if item != item or item in (float("inf"), float("-inf")) else item
         if isinstance(item, np.ndarray):
             return _array(item, "numpy", "cpu", _dtype_name(item.dtype))
-        if _is_tensor(item):
+        if isinstance(item, tensor_class):
             return _tensor(item)
         if isinstance(item, GeneratorState):
             return _generator(item)
@@ -135,12 +145,12 @@ def encode(value, *, make_handle=None) -> tuple[bytes, list[memoryview]]:
                 "lib": lib, "device": device, "real_dtype": dtype_name}
 
     def _tensor(tensor):
-        import torch
-
-        real = str(tensor.dtype).removeprefix("torch.")
+        real = _torch_dtype_name(tensor.dtype)
         plain = tensor.detach()
         if real in _TORCH_WIDENED:
             plain = plain.to(getattr(torch, _TORCH_WIDENED[real]))
+        if plain.is_cpu:  # numpy() takes any strides; _array makes the bytes contiguous
+            return _array(plain.numpy(), "torch", "cpu", real)
         return _array(plain.cpu().contiguous().numpy(), "torch", str(tensor.device), real)
 
     def _generator(gen: GeneratorState):
@@ -153,6 +163,9 @@ def encode(value, *, make_handle=None) -> tuple[bytes, list[memoryview]]:
     return json.dumps(header, allow_nan=False).encode(), buffers
 
 
+_TORCH_DTYPE_NAMES: dict = {}  # torch.float32 -> "float32": str() of a dtype, read for every tensor sent
+_TORCH_DTYPES: dict = {}  # and back
+_ITEM_SIZES = {name: np.dtype(name).itemsize for name in NUMERIC_DTYPES}
 _DTYPE_NAMES: dict = {}  # numpy's dtype.name is a slow Python property, read for every array sent
 
 
@@ -165,9 +178,11 @@ def _dtype_name(dtype) -> str:
     return name
 
 
-def _is_tensor(item) -> bool:
-    torch = _torch_if_loaded()
-    return torch is not None and isinstance(item, torch.Tensor)
+def _torch_dtype_name(dtype) -> str:
+    name = _TORCH_DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _TORCH_DTYPE_NAMES[dtype] = str(dtype).removeprefix("torch.")  # torch has a few dozen
+    return name
 
 
 def _is_torch_generator(item) -> bool:
@@ -230,7 +245,7 @@ def decode(header: bytes, buffers: list[bytes], *, resolve_handle=None, build_ge
         if not 0 <= index < len(buffers):
             raise ProtocolError("array points at a missing buffer")
         raw = buffers[index]
-        expected = math.prod(shape) * np.dtype(dtype).itemsize  # Python ints: no overflow to game
+        expected = math.prod(shape) * _ITEM_SIZES[dtype]  # Python ints: no overflow to game
         if len(raw) != expected:
             raise ProtocolError(f"array buffer holds {len(raw)} bytes, its shape needs {expected}")
         array = np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
@@ -267,10 +282,15 @@ def _expect(value, kind):
 def _to_tensor(array: np.ndarray, real_dtype: str, device: str):
     import torch
 
-    dtype = getattr(torch, real_dtype, None)
-    if not isinstance(dtype, torch.dtype):
-        raise ProtocolError(f"refused torch dtype {real_dtype!r}")
-    tensor = torch.from_numpy(array).to(dtype)
+    dtype = _TORCH_DTYPES.get(real_dtype)
+    if dtype is None:
+        dtype = getattr(torch, real_dtype, None)
+        if not isinstance(dtype, torch.dtype):
+            raise ProtocolError(f"refused torch dtype {real_dtype!r}")
+        _TORCH_DTYPES[real_dtype] = dtype  # only torch's own dtype names get here: a few dozen
+    tensor = torch.from_numpy(array)
+    if tensor.dtype != dtype:
+        tensor = tensor.to(dtype)
     if device != "cpu":
         # The trusted side mirrors the device it was told, so device checks can compare.
         try:
