@@ -123,3 +123,22 @@ def test_the_local_pool_takes_its_zygotes_from_one_shared_interpreter():
     assert len({process for process, _, _ in seen}) == 2
     assert len({zygote for _, zygote, _ in seen}) == 2  # one each
     assert {parent for _, _, parent in seen} == {shared._process.pid}
+
+
+def _cpus_of_this_process():
+    import time
+
+    time.sleep(0.2)  # so that every pool process takes some of the tasks
+    return os.getpid(), tuple(sorted(os.sched_getaffinity(0)))
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs two usable CPUs")
+def test_a_pool_as_large_as_the_machine_keeps_each_grading_process_to_a_cpu_of_its_own():
+    cores = sorted(os.sched_getaffinity(0))
+    with executors.start("local", len(cores)) as pool:
+        seen = {future.result() for future in [pool.submit(_cpus_of_this_process) for _ in range(3 * len(cores))]}
+    assert sorted(cpus for _, cpus in seen) == [(cpu,) for cpu in cores]
+    with executors.start("local", len(cores) - 1) as pool:  # smaller: the scheduler places it
+        seen = {future.result() for future in [pool.submit(_cpus_of_this_process) for _ in range(3 * len(cores))]}
+    assert {cpus for _, cpus in seen} == {tuple(cores)}

@@ -221,6 +221,23 @@ def test_a_worker_inherits_the_zygote_heap_frozen(make_submission, with_torch):
         assert worker.call("frozen_objects", (), {}) > 10_000
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs two usable CPUs")
+def test_a_worker_runs_on_the_cpus_of_the_process_that_grades_it(make_submission):
+    """A pool process keeps to one CPU (executors.LocalExecutor): its worker, forked by a
+    zygote that was started before, follows it there, and back when it may run anywhere."""
+    folder = make_submission("s", {"cpus.py": "import os\n\ndef cpus():\n    return sorted(os.sched_getaffinity(0))\n"})
+    everywhere = sorted(os.sched_getaffinity(0))
+    try:
+        os.sched_setaffinity(0, everywhere[-1:])
+        with Worker(folder, "cpus", Limits()) as worker:
+            assert worker.call("cpus", (), {}) == everywhere[-1:]
+    finally:
+        os.sched_setaffinity(0, everywhere)
+    with Worker(folder, "cpus", Limits()) as worker:
+        assert worker.call("cpus", (), {}) == everywhere
+
+
 def test_a_zygote_warms_up_while_its_starter_goes_on(monkeypatch):
     """Starting one returns at once (the grader imports torch meanwhile); the first
     request waits for it, and one that cannot start says so then."""

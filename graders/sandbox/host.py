@@ -284,7 +284,9 @@ class Worker:
         spec = self._box.spec(self.isolation, uid, self.limits.processes, self.limits.file_mb << 20, self.gpu)
         request = {"module": self.module, "workdir": spec["workdir"], "isolation": spec, "limits": {
             "cpu_seconds": self.limits.cpu_seconds, "file_bytes": self.limits.file_mb << 20,
-            "memory_bytes": self.limits.memory_mb << 20, "gpu_memory_bytes": self.limits.gpu_memory_mb << 20}}
+            "memory_bytes": self.limits.memory_mb << 20, "gpu_memory_bytes": self.limits.gpu_memory_mb << 20},
+            # The zygote, and the worker it forks, run where this process may (zygote._follow_cpus).
+            "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []}
         try:
             self._pid = self._zygote.spawn(request, theirs.fileno(), write_end)
         finally:

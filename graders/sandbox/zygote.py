@@ -117,6 +117,7 @@ def serve(control: socket.socket, when_idle=None) -> None:
             continue
         for fd in fds:
             os.set_inheritable(fd, False)  # never into a namespace's init
+        _follow_cpus(request.get("cpus"))
         try:
             pid = _spawn(control, fds, request, namespaces)
             reply = {"pid": pid}
@@ -128,6 +129,18 @@ def serve(control: socket.socket, when_idle=None) -> None:
         if when_idle is not None:
             when_idle, later = None, when_idle
             later()
+
+
+def _follow_cpus(cpus) -> None:
+    """Run on the CPUs the grading process runs on, and so will the worker forked next:
+    a pool process pinned to one CPU then answers its worker's replies without waking
+    another CPU (a cross-CPU wake-up costs more than a small call itself)."""
+    if not cpus or not hasattr(os, "sched_setaffinity"):
+        return
+    try:
+        os.sched_setaffinity(0, [int(cpu) for cpu in cpus])
+    except (OSError, ValueError, TypeError):
+        pass  # not allowed here: the worker runs where the zygote may
 
 
 def _spawn(control: socket.socket, fds: list[int], request: dict, namespaces: dict) -> int:
