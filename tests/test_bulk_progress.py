@@ -128,3 +128,21 @@ def test_grade_all_names_each_submission_in_flight_before_it_is_done(a2, tmp_pat
     bulk.grade_all("a2_numpy_mlp", root, tmp_path / "out", workers=2, progress=recorder)
     assert recorder.named_before_done == [True] * 5
     assert recorder.most == 2 and recorder.seen[0] == ["alice", "bob"] and recorder.seen[-1] == []
+
+
+def test_modules_a_grading_imported_on_first_use_are_frozen_before_the_next(monkeypatch):
+    """sympy, which autograd.grad with a given gradient imports in the middle of some
+    submission's diagnosis, must not join every garbage collection of the batch after."""
+    import gc
+    import sys
+    import types
+
+    monkeypatch.setattr(bulk, "_state", {})
+    bulk._freeze_new_modules()  # right after _warm: the count is taken, nothing more to freeze
+    frozen = gc.get_freeze_count()
+    monkeypatch.setitem(sys.modules, "imported_on_first_use", types.ModuleType("imported_on_first_use"))
+    sys.modules["imported_on_first_use"].objects = [[] for _ in range(1000)]
+    bulk._freeze_new_modules()
+    assert gc.get_freeze_count() >= frozen + 1000
+    bulk._freeze_new_modules()  # nothing new: nothing collected or frozen
+    assert bulk._state["modules"] == len(sys.modules)

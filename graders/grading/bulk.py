@@ -252,7 +252,21 @@ def _prepare(context: Context) -> assignments.Assignment:
             _state["assignment"], _state["key"] = _warm(assignment), key
         if kinds.of(_state["assignment"]).runs_student_code:
             host.shared_zygote(with_torch=_state["assignment"].framework == "torch")
+        _freeze_new_modules()
         return _state["assignment"]
+
+
+def _freeze_new_modules() -> None:
+    """What an earlier submission's grading imported on first use (torch's symbolic shapes
+    and sympy, which autograd.grad with a given gradient loads) lives as long as this
+    process, like what _warm loads: keep it out of the garbage collections of every
+    submission after (the first that needed it paid for the import, the others would pay
+    on every collection)."""
+    if _state.get("modules") != len(sys.modules):
+        if "modules" in _state:  # _warm has just frozen the heap
+            gc.collect()
+            gc.freeze()
+        _state["modules"] = len(sys.modules)
 
 
 def _warm(assignment: assignments.Assignment) -> assignments.Assignment:
