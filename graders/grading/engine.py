@@ -197,7 +197,7 @@ def grade(assignment: Assignment, submission: Path, student: str,
     session = _WorkerSession(assignment, Path(submission), gpu=any(d == "cuda" and d in present for _, d in pairs),
                              deadline=started + assignment.limits.submission_seconds)
     try:
-        ran = []
+        ran, undiagnosed = [], []
         for spec, device in pairs:
             test = TestResult(spec.name, spec.task, device, _first_line(spec.body.__doc__),
                               assignment.test_points(spec, device))
@@ -208,12 +208,21 @@ def grade(assignment: Assignment, submission: Path, student: str,
                     test.required = True
                     test.message += "; this assignment requires a GPU, so these points count as lost"
                 continue
-            _run_test(assignment, spec, device, identity or student, session, test, started)
+            diagnose = _run_test(assignment, spec, device, identity or student, session, test, started)
             ran.append((spec, test))
+            if diagnose is not None:
+                undiagnosed.append((test, diagnose))
         if session.load_error:
             result.status, result.message = "not_loaded", session.load_error
         else:
-            _keep_supported_diagnoses(assignment, [test for _, test in ran])
+            # Once every test has run: a mistake in a function whose own tests all passed
+            # cannot be the cause, and is not even tried (a sixth of the diagnosis of an A4
+            # conv2d_backward mistake: the conv2d_forward mistakes).
+            supported = _supported_diagnoses(assignment, [test for _, test in ran])
+            for test, diagnose in undiagnosed:
+                test.diagnoses = diagnose(lambda entry, test=test: supported(test, entry.id))
+            for _, test in ran:
+                test.diagnoses = [d for d in test.diagnoses if supported(test, d.id)]
             _explain_cascades(assignment, ran, identity or student, session, started)
         result.notes += session.notes
     finally:
@@ -306,7 +315,10 @@ class _WorkerSession:
 
 
 def _run_test(assignment: Assignment, spec: TestSpec, device: str, student: str,
-              session: _WorkerSession, test: TestResult, started: float) -> None:
+              session: _WorkerSession, test: TestResult, started: float):
+    """Run ``spec`` against the reference and the student's worker and judge it in ``test``.
+    Returns what diagnoses a failure (given which catalogued mistakes are worth trying,
+    it returns those that match), or None where there is nothing to diagnose."""
     if time.monotonic() - started > assignment.limits.submission_seconds:
         test.message = f"not graded: the submission used up its {assignment.limits.submission_seconds:g} s time limit"
         test.limit = "submission_seconds"
@@ -353,7 +365,8 @@ def _run_test(assignment: Assignment, spec: TestSpec, device: str, student: str,
                                        first=_failing_calls(recorder, actual, culprits))
     if test.crashed or (actual.error is not None and not _forbidden_group(actual.error)):
         return
-    test.diagnoses = _diagnose(assignment, spec, seed, device, actual, expected, tolerance, test.reached)
+    reached = test.reached
+    return lambda worth: _diagnose(assignment, spec, seed, device, actual, expected, tolerance, reached, worth)
 
 
 def _judge(actual: _Run, expected: _Run, tolerance, test: TestResult, session: _WorkerSession,
@@ -445,10 +458,12 @@ def _execute(spec: TestSpec, impl, seed: int, device: str) -> _Run:
 
 
 def _diagnose(assignment: Assignment, spec: TestSpec, seed: int, device: str,
-              actual: _Run, expected: _Run, tolerance, reachable: set[str]) -> list[Diagnosis]:
+              actual: _Run, expected: _Run, tolerance, reachable: set[str],
+              worth=lambda entry: True) -> list[Diagnosis]:
     """The catalogued mistakes whose behaviour on these same inputs matches the student's.
 
-    Only mistakes in functions the test reached (``reachable``) can show, so only those run."""
+    Only mistakes in functions the test reached (``reachable``) can show, and of those only
+    the ones ``worth(entry)`` trying, so only those run."""
     by_id = {entry.id: entry for entry in assignment.mistakes}
     named = [by_id[m] for m in (actual.failure.mistakes if actual.failure is not None else ()) if m in by_id]
     if named:  # the failed property checks said which mistakes they reveal
@@ -458,7 +473,7 @@ def _diagnose(assignment: Assignment, spec: TestSpec, seed: int, device: str,
     # that calls a forbidden API computes the right answer and matches nothing.
     rules = assignment.forbidden_for if _forbidden_group(actual.error) else (lambda name: ())
     for entry in assignment.mistakes:
-        if reachable and entry.target not in reachable:
+        if (reachable and entry.target not in reachable) or not worth(entry):
             continue
         wrong = _execute(spec, LocalImpl(assignment.implementation_with(entry), rules), seed, device)
         if _same_behaviour(actual, wrong, expected, tolerance):
@@ -466,19 +481,19 @@ def _diagnose(assignment: Assignment, spec: TestSpec, seed: int, device: str,
     return found
 
 
-def _keep_supported_diagnoses(assignment: Assignment, tests: list[TestResult]) -> None:
-    """Drop a diagnosis whose mistake lies in a function of another task that passed all
-    its tests on that device: the student's version of it is right, so it is not the cause
-    (a composite's "gradients do not match" reads the same whichever layer is wrong)."""
+def _supported_diagnoses(assignment: Assignment, tests: list[TestResult]):
+    """``supported(test, mistake_id)``: False for a mistake that lies in a function of
+    another task which passed all its tests on that device: the student's version of it is
+    right, so it is not the cause (a composite's "gradients do not match" reads the same
+    whichever layer is wrong)."""
     target = {entry.id: entry.target for entry in assignment.mistakes}
     failed = {(test.task, test.device) for test in tests if test.status == "failed"}
 
-    def supported(test: TestResult, diagnosis: Diagnosis) -> bool:
-        tasks = {task.id for task in assignment.tasks.values() if target.get(diagnosis.id) in task.functions}
+    def supported(test: TestResult, mistake_id: str) -> bool:
+        tasks = {task.id for task in assignment.tasks.values() if target.get(mistake_id) in task.functions}
         return not tasks or test.task in tasks or any((task, test.device) in failed for task in tasks)
 
-    for test in tests:
-        test.diagnoses = [d for d in test.diagnoses if supported(test, d)]
+    return supported
 
 
 def _same_behaviour(actual: _Run, wrong: _Run, expected: _Run, tolerance) -> bool:
