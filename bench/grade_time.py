@@ -13,9 +13,10 @@ its grading to its end, worker start and import of the student's module included
 The bare import is timed in the same run, right before and right after each
 assignment's grading run, and the median of those repetitions is that assignment's
 yardstick (a shared machine's speed drifts by a fifth over minutes: a yardstick taken
-far from the run it measures says more about the drift than about the grader). The targets: median per submission at most
-0.15 x the bare import and p90 at most 0.5 x (workers are forked from a warm zygote, so a
-submission never pays for importing numpy or torch).
+far from the run it measures says more about the drift than about the grader).
+The targets: median per submission at most 0.15 x the bare import and p90 at most 0.5 x
+(workers are forked from a warm zygote, so a submission never pays for importing numpy
+or torch).
 
 With 100 submissions or more it also reads, from /proc, what grade-all holds when 100
 results are written and when all are: the coordinator's peak and current memory, the

@@ -28,11 +28,10 @@ KINDS = ("local", "dask", "ray")
 
 
 def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity, where the OS tells it)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+    """How many cores this process may run on (its CPU affinity, where the OS tells it)."""
+    from graders.sandbox import host
+
+    return len(host.usable_cpus()) or os.cpu_count() or 1
 
 
 class Executor:
@@ -93,7 +92,7 @@ class LocalExecutor(Executor):
     name = "local"
 
     def __init__(self, workers: int, zygotes=None):
-        from graders.sandbox import gpus
+        from graders.sandbox import gpus, host
 
         self.workers = workers
         context = get_context("spawn")
@@ -106,7 +105,7 @@ class LocalExecutor(Executor):
         # worker and its reply then wake a process on the same CPU: a wake-up across CPUs
         # costs more than most of the hidden tests' calls (a fifth of the grading time here).
         # A smaller pool leaves the scheduler free to place it among other work.
-        cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        cores = host.usable_cpus()
         cpus = cores if 1 < len(cores) <= workers else []
         initargs = (context.Value("i", 0), self._channels, zygotes.with_torch if zygotes else True, cpus)
         self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_pool_process,

@@ -234,6 +234,14 @@ def shared_zygote(with_torch: bool = True, wait: bool = True) -> Zygote:
     return zygote
 
 
+def usable_cpus() -> list[int]:
+    """The CPUs this process may run on (its CPU affinity), or [] where the OS does not tell."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return []
+
+
 def _clean_environment() -> dict:
     keep = ("PATH", "LANG", "LC_ALL", "LD_LIBRARY_PATH", *isolation.GPU_VARIABLES)
     env = {k: os.environ[k] for k in keep if k in os.environ}
@@ -286,7 +294,7 @@ class Worker:
             "cpu_seconds": self.limits.cpu_seconds, "file_bytes": self.limits.file_mb << 20,
             "memory_bytes": self.limits.memory_mb << 20, "gpu_memory_bytes": self.limits.gpu_memory_mb << 20},
             # The zygote, and the worker it forks, run where this process may (zygote._follow_cpus).
-            "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []}
+            "cpus": usable_cpus()}
         try:
             self._pid = self._zygote.spawn(request, theirs.fileno(), write_end)
         finally:

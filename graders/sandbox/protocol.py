@@ -102,7 +102,7 @@ def encode(value, *, make_handle=None) -> tuple[bytes, list[memoryview]]:
         if kind is np.ndarray:
             return _array(item, "numpy", "cpu", _dtype_name(item.dtype))
         if kind is float:
-            return {"$float": repr(item)} if item != item or item in (float("inf"), float("-inf")) else item
+            return _float(item)
         if isinstance(item, np.generic):  # before float: np.float64 subclasses float
             return walk(np.asarray(item)) | {"scalar": True}
         if item is None or isinstance(item, (bool, str)):
@@ -110,7 +110,7 @@ def encode(value, *, make_handle=None) -> tuple[bytes, list[memoryview]]:
         if isinstance(item, int):
             return item if -2**63 <= item < 2**64 else float(item)
         if isinstance(item, float):
-            return {"$float": repr(item)} if item != item or item in (float("inf"), float("-inf")) else item
+            return _float(item)
         if isinstance(item, np.ndarray):
             return _array(item, "numpy", "cpu", _dtype_name(item.dtype))
         if isinstance(item, tensor_class):
@@ -161,6 +161,11 @@ def encode(value, *, make_handle=None) -> tuple[bytes, list[memoryview]]:
 
     header = walk(value)
     return json.dumps(header, allow_nan=False).encode(), buffers
+
+
+def _float(item: float):
+    """JSON has no NaN or infinity: those travel as their repr."""
+    return {"$float": repr(item)} if item != item or item in (float("inf"), float("-inf")) else item
 
 
 _TORCH_DTYPE_NAMES: dict = {}  # torch.float32 -> "float32": str() of a dtype, read for every tensor sent
