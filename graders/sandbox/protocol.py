@@ -96,13 +96,22 @@ def encode(value, *, make_handle=None) -> tuple[bytes, list[memoryview]]:
 
     def walk(item):
         kind = type(item)
-        # The common exact types first: a message is mostly tensors, arrays and numbers.
+        # The common exact types first: a message is mostly tensors, arrays, numbers and
+        # the containers that hold them (a subclass of one goes on to the checks below).
         if kind is tensor_class:
             return _tensor(item)
         if kind is np.ndarray:
             return _array(item, "numpy", "cpu", _dtype_name(item.dtype))
         if kind is float:
             return _float(item)
+        if kind is dict and all(type(k) is str for k in item):
+            return {"$dict": {k: walk(v) for k, v in item.items()}}
+        if kind is list:
+            return [walk(x) for x in item]
+        if kind is tuple:
+            return {"$tuple": [walk(x) for x in item]}
+        if kind is RemoteHandle:
+            return {"$handle": item.id}
         if isinstance(item, np.generic):  # before float: np.float64 subclasses float
             return walk(np.asarray(item)) | {"scalar": True}
         if item is None or isinstance(item, (bool, str)):
@@ -123,11 +132,7 @@ def encode(value, *, make_handle=None) -> tuple[bytes, list[memoryview]]:
             return _generator(GeneratorState("torch", item.get_state().numpy(), str(item.device)))
         if isinstance(item, RemoteHandle):
             return {"$handle": item.id}
-        if isinstance(item, tuple) and type(item) is tuple:
-            return {"$tuple": [walk(x) for x in item]}
-        if isinstance(item, list) and type(item) is list:
-            return [walk(x) for x in item]
-        if isinstance(item, dict) and type(item) is dict and all(isinstance(k, str) for k in item):
+        if type(item) is dict and all(isinstance(k, str) for k in item):  # keys of a str subclass
             return {"$dict": {k: walk(v) for k, v in item.items()}}
         if make_handle is None:
             raise TypeError(f"cannot send a {type(item).__name__} to the worker")
@@ -160,7 +165,7 @@ def encode(value, *, make_handle=None) -> tuple[bytes, list[memoryview]]:
                 "device": gen.device}
 
     header = walk(value)
-    return json.dumps(header, allow_nan=False).encode(), buffers
+    return _JSON_ENCODER.encode(header).encode(), buffers
 
 
 def _float(item: float):
@@ -168,6 +173,9 @@ def _float(item: float):
     return {"$float": repr(item)} if item != item or item in (float("inf"), float("-inf")) else item
 
 
+# Built once: json.dumps with any option set builds a new encoder for every message.
+_JSON_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+_JSON_DECODER = json.JSONDecoder()
 _TORCH_DTYPE_NAMES: dict = {}  # torch.float32 -> "float32": str() of a dtype, read for every tensor sent
 _TORCH_DTYPES: dict = {}  # and back
 _ITEM_SIZES = {name: np.dtype(name).itemsize for name in NUMERIC_DTYPES}
@@ -211,17 +219,18 @@ def decode(header: bytes, buffers: list[bytes], *, resolve_handle=None, build_ge
     worker side); the trusted side never asks for them.
     """
     try:
-        document = json.loads(header)
+        document = _JSON_DECODER.decode(bytes(header).decode())
     except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise ProtocolError(f"malformed header: {error}") from None
 
     def walk(item):
-        if item is None or isinstance(item, (bool, str, int, float)):
-            return item
-        if isinstance(item, list):
-            return [walk(x) for x in item]
-        if not isinstance(item, dict):
-            raise ProtocolError(f"unexpected {type(item).__name__} in message")
+        kind = type(item)  # JSON gives exactly these types
+        if kind is not dict:
+            if kind is list:
+                return [walk(x) for x in item]
+            if item is None or kind in (bool, str, int, float):
+                return item
+            raise ProtocolError(f"unexpected {kind.__name__} in message")
         if "$nd" in item:
             return _array(item)
         if "$tuple" in item:
@@ -243,9 +252,10 @@ def decode(header: bytes, buffers: list[bytes], *, resolve_handle=None, build_ge
         dtype = _expect(item.get("dtype"), str)
         if dtype not in NUMERIC_DTYPES:
             raise ProtocolError(f"refused dtype {dtype!r}")
-        shape = tuple(_expect(n, int) for n in _expect(item.get("shape"), list))
-        if any(n < 0 for n in shape):
-            raise ProtocolError("negative dimension")
+        shape = tuple(_expect(item.get("shape"), list))
+        for n in shape:
+            if type(n) is not int or n < 0:
+                raise ProtocolError(f"a dimension must be a natural number, not {n!r}")
         index = _expect(item.get("$nd"), int)
         if not 0 <= index < len(buffers):
             raise ProtocolError("array points at a missing buffer")

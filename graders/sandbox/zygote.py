@@ -94,6 +94,7 @@ def serve(control: socket.socket, when_idle=None) -> None:
     first worker is started (the zygote has nothing else to do while it runs)."""
     exits: dict[int, int] = {}  # each worker's wait status, so the grader can say why it died
     namespaces: dict[int, isolation.Namespaces] = {}
+    outside = False  # a worker was started outside namespaces since the last sweep
     _reap_children(exits)
     while True:
         try:
@@ -107,17 +108,22 @@ def serve(control: socket.socket, when_idle=None) -> None:
             control.sendall(json.dumps({"status": exits.get(request["pid"])}).encode())
             continue
         if request["op"] == "kill_leftovers":
+            killed = len(namespaces)
             for held in namespaces.values():
-                held.end()  # the kernel kills everything inside
-            # Outside namespaces (and for the worker itself), a stop-and-kill sweep of every
-            # descendant; inside them it need not wait for processes already dying.
-            killed = isolation.kill_descendants(converge=not namespaces)
+                held.end()  # the kernel kills everything inside, the worker included
+            # Only a worker started outside namespaces leaves processes the kernel does not
+            # kill for us: sweep for them then (a walk of /proc, milliseconds), not after
+            # every namespaced worker.
+            if outside or not namespaces:
+                killed += isolation.kill_descendants()
             namespaces.clear()
+            outside = False
             control.sendall(json.dumps({"killed": killed}).encode())
             continue
         for fd in fds:
             os.set_inheritable(fd, False)  # never into a namespace's init
         _follow_cpus(request.get("cpus"))
+        outside = outside or request["isolation"]["level"] != isolation.NAMESPACE
         try:
             pid = _spawn(control, fds, request, namespaces)
             reply = {"pid": pid}
