@@ -152,11 +152,13 @@ def _compare_values(actual: np.ndarray, expected: np.ndarray, tol: tuple[float, 
         first = tuple(int(i) for i in np.argwhere(wrong)[0])
         return [f"{path}: {int(wrong.sum())} of {wrong.size} values differ; at index {first} "
                 f"expected {expected[first]}, got {actual[first]}"]
+    if actual.dtype == expected.dtype and actual.tobytes() == expected.tobytes():
+        return []  # the same bits (the reference's own formula): nothing to weigh
     rtol, atol = tol
-    actual_f = actual.astype(np.complex128 if np.iscomplexobj(actual) else np.float64)
-    expected_f = expected.astype(np.complex128 if np.iscomplexobj(expected) else np.float64)
-    close = np.isclose(actual_f, expected_f, rtol=rtol, atol=atol, equal_nan=True)
-    if np.all(close):
+    actual_f = actual.astype(np.complex128 if np.iscomplexobj(actual) else np.float64, copy=False)
+    expected_f = expected.astype(np.complex128 if np.iscomplexobj(expected) else np.float64, copy=False)
+    close = _close(actual_f, expected_f, rtol, atol)
+    if close.all():
         return []
     bad = ~close
     # The worst value is the one furthest beyond its own tolerance, not the largest one.
@@ -172,6 +174,17 @@ def _compare_values(actual: np.ndarray, expected: np.ndarray, tol: tuple[float, 
     where = f" at index {tuple(int(i) for i in worst)}" if worst else ""
     return [f"{path}: {int(bad.sum())} of {bad.size} values differ beyond tolerance "
             f"({tolerance}); the worst{where}: {pair}"]
+
+
+def _close(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> np.ndarray:
+    """``np.isclose(actual, expected, rtol, atol, equal_nan=True)``, without its Python
+    layers (a third of a compare's time when it runs hundreds of times per submission):
+    within tolerance, or equal (infinities of the same sign), or NaN on both sides."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        close = (np.abs(actual - expected) <= atol + rtol * np.abs(expected)) & np.isfinite(expected)
+    if not close.all():
+        close |= (actual == expected) | (np.isnan(actual) & np.isnan(expected))
+    return close
 
 
 def describe_difference(expected, actual) -> str:
