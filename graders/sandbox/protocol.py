@@ -146,8 +146,16 @@ def encode(value, *, make_handle=None) -> tuple[bytes, list[memoryview]]:
             return {"$handle": make_handle(array), "type": f"ndarray[{wire_dtype}]"}
         data = np.ascontiguousarray(array)
         buffers.append(memoryview(data).cast("B") if data.size else memoryview(b""))
-        return {"$nd": len(buffers) - 1, "dtype": wire_dtype, "shape": list(array.shape),
-                "lib": lib, "device": device, "real_dtype": dtype_name}
+        # What is usual (numpy, the CPU, the wire's dtype) goes without saying: the
+        # decoder's defaults, and less JSON to write and read on every call.
+        described = {"$nd": len(buffers) - 1, "dtype": wire_dtype, "shape": list(array.shape)}
+        if lib != "numpy":
+            described["lib"] = lib
+        if device != "cpu":
+            described["device"] = device
+        if dtype_name != wire_dtype:
+            described["real_dtype"] = dtype_name
+        return described
 
     def _tensor(tensor):
         real = _torch_dtype_name(tensor.dtype)
@@ -264,9 +272,9 @@ def decode(header: bytes, buffers: list[bytes], *, resolve_handle=None, build_ge
         if len(raw) != expected:
             raise ProtocolError(f"array buffer holds {len(raw)} bytes, its shape needs {expected}")
         array = np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
-        if item.get("scalar"):
+        if "scalar" in item and item["scalar"]:
             return array[()]
-        if item.get("lib") == "torch":
+        if "lib" in item and item["lib"] == "torch":
             return _to_tensor(array, str(item.get("real_dtype", dtype)), str(item.get("device", "cpu")))
         return array
 
