@@ -100,12 +100,12 @@ class LocalImpl:
     def __init__(self, module, forbidden_for=lambda name: ()):
         self._module = module
         self._forbidden_for = forbidden_for
+        self._folder = [str(Path(module.__file__).parent)]  # once: a Path per call cost more than most calls
 
     def probe(self, kind: str, target: str, *args):
         groups = self._forbidden_for(target)
         rules, inner = probes.rules_for(kind, groups), probes.inner_rules(kind, groups)
-        folder = [str(Path(self._module.__file__).parent)]
-        kwargs = {"inner": lambda: enforce.watching(inner, folder)} if inner else {}
+        kwargs = {"inner": lambda: enforce.watching(inner, self._folder)} if inner else {}
         return self._run(target, probes.run, (kind, getattr(self._module, target), *args), kwargs, rules)
 
     def __getattr__(self, name: str):
@@ -119,7 +119,7 @@ class LocalImpl:
     def _run(self, name, function, args, kwargs, rules):
         watcher = watch(function, args, kwargs)
         try:
-            with enforce.watching(rules, [str(Path(self._module.__file__).parent)]) as seen:
+            with enforce.watching(rules, self._folder) as seen:
                 value = function(*args, **kwargs)
         except guard.ForbiddenCall:
             pass
@@ -129,6 +129,16 @@ class LocalImpl:
         if changed:
             raise mutation_failure(name, changed)
         return value
+
+
+class ReferenceImpl(LocalImpl):
+    """The ``impl`` fixture for the reference while grading: its functions, called directly.
+    ``nngrade validate`` grades the reference as a submission, in a worker, so it has
+    already shown that it keeps the forbidden-API rules and leaves its inputs alone;
+    checking both again on every call of every submission's run cost more than the calls."""
+
+    def __getattr__(self, name: str):
+        return getattr(self._module, name)
 
 
 @dataclass
@@ -329,9 +339,7 @@ def _run_test(assignment: Assignment, spec: TestSpec, device: str, student: str,
         test.message = str(error)
         return
     seed = derive_seed(student, assignment.name, spec.name, device)
-    # Unguarded: validate proves the reference keeps the forbidden-API rules, and the
-    # guard would slow every torch call the reference makes.
-    expected = _execute(spec, LocalImpl(assignment.reference), seed, device)
+    expected = _execute(spec, ReferenceImpl(assignment.reference), seed, device)
     if expected.failure or expected.error:
         problem = expected.failure or expected.error
         raise RuntimeError(f"the reference fails hidden test {spec.name} on {device}: {problem!r}")
@@ -564,7 +572,7 @@ def _passes_with_reference(assignment: Assignment, spec: TestSpec, device: str, 
     except SubmissionNotLoaded:
         return False
     seed = derive_seed(student, assignment.name, spec.name, device)
-    expected = _execute(spec, LocalImpl(assignment.reference), seed, device)
+    expected = _execute(spec, ReferenceImpl(assignment.reference), seed, device)
     actual = _execute(spec, _WithReference(session.worker, assignment, names), seed, device)
     tampered = bool(session.take_evidence())  # kept in the session's record, and never credited
     if isinstance(actual.error, WorkerFailure):
@@ -585,7 +593,7 @@ class _WithReference:
     def __init__(self, worker: Worker, assignment: Assignment, names: list[str]):
         self._worker = worker
         self._forbidden_for = assignment.forbidden_for
-        self._reference = LocalImpl(assignment.reference)
+        self._reference = ReferenceImpl(assignment.reference)
         self._names = set(names)
         self._callbacks = {name: _bounded(getattr(assignment.reference, name)) for name in names}
         self._budget = ByteBudget(worker.limits.reply_mb << 20)

@@ -362,7 +362,7 @@ def read_message(sock, *, deadline: float | None = None, max_bytes: int = MAX_ME
     if sizes_len > total or header_len > total:
         raise ProtocolError("inconsistent frame")
     try:
-        sizes = json.loads(bytes(body[4:4 + sizes_len]))
+        sizes = _JSON_DECODER.decode(bytes(body[4:4 + sizes_len]).decode())
     except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise ProtocolError(f"malformed buffer table: {error}") from None
     if not isinstance(sizes, list) or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
