@@ -221,6 +221,19 @@ def test_a_worker_inherits_the_zygote_heap_frozen(make_submission, with_torch):
         assert worker.call("frozen_objects", (), {}) > 10_000
 
 
+@pytest.mark.parametrize("with_torch", [True, False])
+def test_the_graders_modules_are_out_of_the_submissions_sight(make_submission, with_torch):
+    """Neither at import nor in a call, in the zygote's first worker (forked before its
+    second warm-up) or in later ones: the names the zygote noted are still all of them."""
+    source = ("import sys\n\nAT_IMPORT = sorted(n for n in sys.modules if n.split('.')[0] == 'graders')\n\n"
+              "def seen():\n    return AT_IMPORT, sorted(n for n in sys.modules if n.split('.')[0] == 'graders')\n")
+    folder = make_submission("s", {"look.py": source})
+    for _ in range(3):
+        with Worker(folder, "look", Limits(), with_torch=with_torch) as worker:
+            assert worker.call("seen", (), {}) == ([], [])
+        time.sleep(0.5)
+
+
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
                     reason="needs two usable CPUs")
 def test_a_worker_runs_on_the_cpus_of_the_process_that_grades_it(make_submission):

@@ -112,6 +112,7 @@ class _Session:
         # submission could reach without walking frames (which is itself recorded).
         self.fence = None
         self.evidence: tamper.Recorder | None = None
+        self.grader_modules: list = []  # kept alive here once out of sys.modules (tamper.hide_grader)
 
     def keep(self, obj) -> int:
         handle = len(self.objects) + 1
@@ -271,7 +272,7 @@ def _load(session: _Session, module_name: str, workdir: str) -> dict:
         session.fence = _take_guard()
         session.evidence = tamper.arm(workdir)
         session.fence.set_reporter(session.evidence.report_guard)
-        tamper.hide_grader()
+        session.grader_modules = tamper.hide_grader()
     try:
         spec = importlib.util.spec_from_file_location(module_name, path)
         module = importlib.util.module_from_spec(spec)
