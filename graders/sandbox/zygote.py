@@ -121,9 +121,11 @@ def _reap_children(exits: dict[int, int] | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def serve(control: socket.socket, when_idle=None) -> None:
-    """Answer the grading process until it hangs up. ``when_idle``: run once, after the
-    first worker is started (the zygote has nothing else to do while it runs)."""
+def serve(control: socket.socket, when_idle=()) -> None:
+    """Answer the grading process until it hangs up. ``when_idle``: one task to run after
+    each of the first workers is started, in order (the zygote has nothing else to do
+    while a worker runs)."""
+    when_idle = list(when_idle)
     exits: dict[int, int] = {}  # each worker's wait status, so the grader can say why it died
     namespaces: dict[int, isolation.Namespaces] = {}
     outside = False  # a worker was started outside namespaces since the last sweep
@@ -164,9 +166,8 @@ def serve(control: socket.socket, when_idle=None) -> None:
         for fd in fds:
             os.close(fd)
         control.sendall(json.dumps(reply).encode())
-        if when_idle is not None:
-            when_idle, later = None, when_idle
-            later()
+        if when_idle:
+            when_idle.pop(0)()
 
 
 def _follow_cpus(cpus) -> None:
@@ -232,7 +233,7 @@ def _become_zygote(control: socket.socket, environment: dict) -> None:
     _serve_until_hung_up(control)
 
 
-def _serve_until_hung_up(control: socket.socket, when_idle=None) -> None:
+def _serve_until_hung_up(control: socket.socket, when_idle=()) -> None:
     control.sendall(json.dumps({"ready": True, "pid": os.getpid()}).encode())
     status = 0
     try:
@@ -259,7 +260,9 @@ def main() -> None:
     if sys.argv[3:4] != ["shared"]:
         freeze_heap()
         # Ready for its first worker now; the rest is imported while that worker runs.
-        _serve_until_hung_up(control, lambda: (gc.disable(), warm_up_more(with_torch), freeze_heap(), huge_pages()))
+        # Huge pages only once a second worker is started: a single submission's grading
+        # (a student's run, a Gradescope container) would wait for them and never gain.
+        _serve_until_hung_up(control, [lambda: (gc.disable(), warm_up_more(with_torch), freeze_heap()), huge_pages])
     # The zygotes it forks inherit everything: no worker of the batch imports it again.
     warm_up_more(with_torch)
     freeze_heap()
