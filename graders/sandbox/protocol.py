@@ -96,8 +96,11 @@ def encode(value, *, make_handle=None) -> tuple[bytes, list[memoryview]]:
 
     def walk(item):
         kind = type(item)
-        # The common exact types first: a message is mostly tensors, arrays, numbers and
-        # the containers that hold them (a subclass of one goes on to the checks below).
+        # The common exact types first: a message is mostly tensors, arrays, numbers,
+        # names and the containers that hold them (a subclass of one goes on to the
+        # checks below).
+        if kind is str or item is None:
+            return item
         if kind is tensor_class:
             return _tensor(item)
         if kind is np.ndarray:
