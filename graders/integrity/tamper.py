@@ -99,7 +99,7 @@ class Recorder:
         self._files: dict[str, str | None] = {}
         self._grader = _grader_dirs()
         self.grader_package = self._grader[0]
-        self._runtime = _runtime_dirs(self._grader)
+        self._runtime = _runtime_dirs()
         import tempfile
 
         self._allowed = (self.workdir, os.path.realpath(tempfile.gettempdir()) + os.sep)
@@ -382,7 +382,7 @@ def warm_up() -> None:
     """In the zygote: what every worker's ``Recorder`` would otherwise work out again
     (sysconfig's paths alone take 4 ms of each worker's start)."""
     global _grader_modules
-    _runtime_dirs(_grader_dirs())
+    _runtime_dirs()
     _grader_modules = (len(sys.modules), _grader_module_names())
 
 
@@ -393,20 +393,17 @@ def _grader_dirs() -> tuple[str, str]:
     return grader + os.sep, os.path.dirname(grader) + os.sep
 
 
-@functools.lru_cache(maxsize=4)  # the same in every worker: computed once, in the zygote (warm_up)
-def _runtime_dirs(grader: tuple[str, ...]) -> tuple[str, ...]:
+@functools.lru_cache(maxsize=1)  # the same in every worker: computed once, in the zygote (warm_up)
+def _runtime_dirs() -> tuple[str, ...]:
     """Where the Python runtime and installed packages live: their files are the runtime's."""
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        try:
-            paths.add(sysconfig.get_paths()[key])
-        except KeyError:
-            pass
+    installed = sysconfig.get_paths()
+    paths.update(installed[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in installed)
     for module in ("numpy", "torch"):
         folder = _module_dir(module)
         if folder:
             paths.add(os.path.dirname(folder.rstrip(os.sep)))
-    return tuple(sorted({os.path.realpath(p) + os.sep for p in paths if p} - set(grader)))
+    return tuple(sorted({os.path.realpath(p) + os.sep for p in paths if p} - set(_grader_dirs())))
 
 
 def _module_dir(name: str) -> str:

@@ -117,7 +117,7 @@ def encode(value, *, make_handle=None) -> tuple[bytes, list[memoryview]]:
             return {"$handle": item.id}
         if isinstance(item, np.generic):  # before float: np.float64 subclasses float
             return walk(np.asarray(item)) | {"scalar": True}
-        if item is None or isinstance(item, (bool, str)):
+        if isinstance(item, (bool, str)):
             return item
         if isinstance(item, int):
             return item if -2**63 <= item < 2**64 else float(item)
@@ -275,9 +275,9 @@ def decode(header: bytes, buffers: list[bytes], *, resolve_handle=None, build_ge
         if len(raw) != expected:
             raise ProtocolError(f"array buffer holds {len(raw)} bytes, its shape needs {expected}")
         array = np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
-        if "scalar" in item and item["scalar"]:
+        if item.get("scalar"):
             return array[()]
-        if "lib" in item and item["lib"] == "torch":
+        if item.get("lib") == "torch":
             return _to_tensor(array, str(item.get("real_dtype", dtype)), str(item.get("device", "cpu")))
         return array
 
