@@ -75,7 +75,7 @@ def test_processes_the_submission_starts_die_with_its_worker(make_submission):
     # Pids inside the worker's own PID namespace mean nothing here: look for the command.
     with Worker(make_submission("s", {"mod.py": MODULE}), "mod", Limits()) as worker:
         RemoteImpl(worker).spawn_sleeper()
-        assert _sleepers()
+        assert _sleepers_appear()
     deadline = time.monotonic() + 5
     while _sleepers() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -147,6 +147,15 @@ def test_writing_past_the_file_size_limit_names_that_limit(make_submission):
 def _peak_memory() -> int:
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+
+
+def _sleepers_appear(seconds: float = 5) -> list[str]:
+    """The sleepers, once their command line shows: Popen returns once exec has closed
+    its error pipe, a moment before the kernel fills in the new program's arguments."""
+    deadline = time.monotonic() + seconds
+    while not _sleepers() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return _sleepers()
 
 
 def _sleepers() -> list[str]:
@@ -287,6 +296,7 @@ def test_zygotes_forked_by_one_interpreter_keep_to_their_own_workers(make_submis
         assert first._zygote.pid != second._zygote.pid
         assert {_parent(first._zygote.pid), _parent(second._zygote.pid)} == {shared._process.pid}
         RemoteImpl(first).spawn_sleeper()
+        assert _sleepers_appear()
         second.close()
         assert _sleepers() and RemoteImpl(first).allocate(0.001) > 0  # untouched by the other's cleanup
         first.close()
