@@ -339,7 +339,8 @@ def _after_grade_all(args, outcomes) -> None:
     if args.gradebook:
         loaded = kinds.load(args.assignment)
         graded = [o.student for o in outcomes if o.row.get("status") != "grader_error"]
-        count = gradebook.write(args.gradebook, loaded.name, loaded.module, args.out, graded)
+        notebook = Path(loaded.submission_file).stem  # the module, or a quiz's answers
+        count = gradebook.write(args.gradebook, loaded.name, notebook, args.out, graded)
         print(f"Recorded {count} students' scores in the nbgrader gradebook {args.gradebook}")
 
 
@@ -375,7 +376,7 @@ def _report(args) -> int:
 
 def _export(args) -> int:
     from graders import kinds
-    from graders.outputs import export, release
+    from graders.outputs import export
 
     loaded = kinds.load(args.assignment)
     if args.platform == "gradescope":
@@ -383,7 +384,7 @@ def _export(args) -> int:
         print(f"Gradescope autograder for {loaded.name} written to {target}: upload it as the "
               "assignment's autograder (Ubuntu 22.04 or newer base image)")
         return 0
-    workflow = release.classroom_workflow(loaded)
+    workflow = kinds.of(loaded).classroom_workflow(loaded)
     if args.output is None:
         sys.stdout.write(workflow)
     else:

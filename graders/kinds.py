@@ -33,6 +33,7 @@ class Kind:
     validate: Callable  # (assignment, devices=None, report=print) -> list[Check]
     template_files: Callable  # (assignment) -> {relative path: text} of the student's template repo
     summary: Callable  # (assignment) -> what validate is about to check, for its first line
+    classroom_workflow: Callable  # (assignment) -> the template's GitHub Classroom workflow
 
 
 def _grade_quiz(quiz, submission, student, devices=None, identity=None):
@@ -47,10 +48,12 @@ def _validate_quiz(quiz, devices=None, report=print):
 CODE = Kind("code", runs_student_code=True, load=code_assignment.parse, grade=engine.grade,
             validate=code_validate.validate, template_files=release.template_files,
             summary=lambda a: f"{len(a.tests)} hidden tests, {len(a.mistakes)} known mistakes, "
-                              f"{len(a.variants)} correct variants")
+                              f"{len(a.variants)} correct variants",
+            classroom_workflow=release.classroom_workflow)
 QUIZ = Kind("quiz", runs_student_code=False, load=quiz_parse.parse, grade=_grade_quiz,
             validate=_validate_quiz, template_files=quiz_templates.template_files,
-            summary=lambda q: f"{len(q.questions)} questions, {len(q.mistakes)} known mistakes")
+            summary=lambda q: f"{len(q.questions)} questions, {len(q.mistakes)} known mistakes",
+            classroom_workflow=quiz_templates.classroom_workflow)
 KINDS = {kind.name: kind for kind in (CODE, QUIZ)}
 
 

@@ -57,3 +57,22 @@ def test_grade_all_records_every_score_in_an_nbgrader_gradebook(tmp_path, load, 
     with nbgrader_api.Gradebook(url) as gradebook:
         assert len(gradebook.students) == 3
         assert len(gradebook.find_assignment("a2_numpy_mlp").submissions) == 3
+
+
+def test_a_quiz_is_recorded_in_the_gradebook_as_its_answers_notebook(tmp_path, load, nngrade_main):
+    from graders.quiz import templates
+
+    quiz = load("q1_concepts")
+    root = tmp_path / "submissions"
+    for student, answers in (("keyholder", templates.key_as_answers(quiz)), ("blank", {})):
+        (root / student).mkdir(parents=True)
+        (root / student / "answers.toml").write_text(templates.answers_text(quiz, answers))
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    run = nngrade_main("grade-all", "q1_concepts", root, "--out", tmp_path / "out", "--gradebook", url)
+    assert run.returncode == 0, run.stderr
+    assert "Recorded 2 students' scores in the nbgrader gradebook" in run.stdout
+    total = sum(q.points for q in quiz.questions.values())
+    with nbgrader_api.Gradebook(url) as gradebook:
+        assert len(gradebook.find_notebook("answers", "q1_concepts").grade_cells) == len(quiz.questions)
+        assert gradebook.find_submission("q1_concepts", "keyholder").score == pytest.approx(total)
+        assert gradebook.find_submission("q1_concepts", "blank").score == 0

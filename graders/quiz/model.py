@@ -71,6 +71,9 @@ class Quiz:
     devices = ("cpu",)
     require_gpu = False
     variants = ()
+    # What a platform bundle installs for it: nothing beyond the grader's own needs.
+    framework = "none"  # no student code runs
+    requirements = ()
 
     @property
     def tasks(self) -> dict[str, Task]:
