@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from conftest import alive
+from conftest import alive, within
 
 from graders.sandbox.protocol import StudentError
 from graders.sandbox.host import Limits, RemoteImpl, Worker, WorkerFailure
@@ -75,8 +75,10 @@ def test_processes_the_submission_starts_die_with_its_worker(make_submission):
     # Pids inside the worker's own PID namespace mean nothing here: look for the command.
     with Worker(make_submission("s", {"mod.py": MODULE}), "mod", Limits()) as worker:
         RemoteImpl(worker).spawn_sleeper()
-        assert _sleepers_appear()
-    assert _sleepers_gone()
+        # Popen returns once exec has closed its error pipe, a moment before the kernel
+        # fills in the new program's arguments: give the command line time to show.
+        assert within(5, _sleepers)
+    assert within(5, lambda: not _sleepers())  # a namespace is emptied in the kernel's own time
 
 
 def test_worker_runs_in_a_private_folder_with_a_scrubbed_environment(worker):
@@ -144,22 +146,6 @@ def test_writing_past_the_file_size_limit_names_that_limit(make_submission):
 def _peak_memory() -> int:
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
-
-
-def _sleepers_appear(seconds: float = 5) -> list[str]:
-    """The sleepers, once their command line shows: Popen returns once exec has closed
-    its error pipe, a moment before the kernel fills in the new program's arguments."""
-    deadline = time.monotonic() + seconds
-    while not _sleepers() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return _sleepers()
-
-
-def _sleepers_gone(seconds: float = 5) -> bool:
-    deadline = time.monotonic() + seconds
-    while _sleepers() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return not _sleepers()
 
 
 def _sleepers() -> list[str]:
@@ -300,11 +286,11 @@ def test_zygotes_forked_by_one_interpreter_keep_to_their_own_workers(make_submis
         assert first._zygote.pid != second._zygote.pid
         assert {_parent(first._zygote.pid), _parent(second._zygote.pid)} == {shared._process.pid}
         RemoteImpl(first).spawn_sleeper()
-        assert _sleepers_appear()
+        assert within(5, _sleepers)
         second.close()
         assert _sleepers() and RemoteImpl(first).allocate(0.001) > 0  # untouched by the other's cleanup
         first.close()
-        assert _sleepers_gone()  # killed with its namespace, which the kernel empties in its own time
+        assert within(5, lambda: not _sleepers())
         zygotes = (first._zygote, second._zygote)
     finally:
         shared.close()
